@@ -1,0 +1,141 @@
+"""Reading user files with positions: YAML/JSON values with the line of every field, and
+pydantic errors translated into Problems that name the file, line and field."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .errors import Problem
+
+Path_ = tuple[str | int, ...]
+
+
+class Located:
+    """A parsed document and the line (1-based) where each of its paths starts."""
+
+    def __init__(self, file: str, value: Any, lines: dict[Path_, int]) -> None:
+        self.file = file
+        self.value = value
+        self.lines = lines
+
+    def line(self, path: Sequence[str | int]) -> int | None:
+        """The line of a path, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+    def problem(self, path: Sequence[str | int], message: str) -> Problem:
+        return Problem(self.file, self.line(path), dotted(path), message)
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_yaml(text: str, file: str, *, line_offset: int = 0) -> Located:
+    """Parse YAML, keeping each node's line; duplicate keys and syntax errors are Problems."""
+    from .errors import InputError
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return Located(file, None, {(): 1 + line_offset})
+        problems: list[Problem] = []
+        lines: dict[Path_, int] = {}
+        _walk(node, (), lines, problems, file, line_offset)
+        if problems:
+            raise InputError(problems)
+        value = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 + line_offset if mark else None
+        raise InputError(Problem(file, line, "", f"invalid YAML: {exc.problem}")) from None
+    except yaml.YAMLError as exc:
+        raise InputError(Problem(file, None, "", f"invalid YAML: {exc}")) from None
+    finally:
+        loader.dispose()
+    return Located(file, value, lines)
+
+
+def _walk(
+    node: yaml.Node,
+    path: Path_,
+    lines: dict[Path_, int],
+    problems: list[Problem],
+    file: str,
+    offset: int,
+) -> None:
+    lines[path] = node.start_mark.line + 1 + offset
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                line = key_node.start_mark.line + 1 + offset
+                problems.append(Problem(file, line, dotted((*path, key)), "duplicate key"))
+            seen.add(key)
+            _walk(value_node, (*path, key), lines, problems, file, offset)
+            lines[(*path, key)] = key_node.start_mark.line + 1 + offset
+    elif isinstance(node, yaml.SequenceNode):
+        for index, child in enumerate(node.value):
+            _walk(child, (*path, index), lines, problems, file, offset)
+
+
+def validate(
+    model: type[BaseModel], src: Located, value: Any, path: Path_ = ()
+) -> tuple[Any, list[Problem]]:
+    """Validate `value` (found at `path` in `src`) with a model; Problems instead of raising."""
+    try:
+        return model.model_validate(value), []
+    except ValidationError as exc:
+        return None, translate(exc, src, path, model)
+
+
+def translate(
+    exc: ValidationError, src: Located, path: Path_, model: type[BaseModel] | None = None
+) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = (*path, *err["loc"])
+        problems.append(src.problem(loc, _message(err, model, err["loc"])))
+    return problems
+
+
+def _message(err: Any, model: type[BaseModel] | None, loc: tuple[Any, ...]) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        known = _fields_at(model, loc[:-1])
+        hint = f" (expected one of: {', '.join(known)})" if known else ""
+        return f"unknown field{hint}"
+    message = err["msg"]
+    if "input" in err and not isinstance(err["input"], dict | list):
+        message += f", got {err['input']!r}"
+    return message
+
+
+def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (nested) model a location points into, for 'unknown field' hints."""
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        current = field.annotation
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(current.model_fields)
+    return []

@@ -1,0 +1,137 @@
+"""Events: the immutable record of every transition, and the one list of their names.
+
+Each log (one per work item, plus the fleet log) is a chain: every event carries the hash
+of the previous event of the same log, so any edit to history breaks a link that
+`baton audit verify` finds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+# --- item lifecycle -------------------------------------------------------------------
+ITEM_SUBMITTED = "item.submitted"  # spec, playbook, queue
+ITEM_SCOPED = "item.scoped"  # plan: the playbook resolved for this item
+ITEM_ACCEPTED = "item.accepted"  # attempt, agent
+ITEM_ESCALATED = "item.escalated"  # reason: a person owns it now
+ITEM_REOPENED = "item.reopened"  # by, comments, extra_attempts: a person gave more budget
+ITEM_FAILED = "item.failed"  # reason
+ITEM_CANCELLED = "item.cancelled"  # by, reason
+# --- attempts -------------------------------------------------------------------------
+ATTEMPT_STARTED = "attempt.started"  # attempt, agent, task
+ATTEMPT_FINISHED = "attempt.finished"  # attempt, output, usage, by
+ATTEMPT_FAILED = "attempt.failed"  # attempt, error, usage
+ATTEMPT_ABANDONED = "attempt.abandoned"  # attempt, reason (its process died)
+# --- gates ----------------------------------------------------------------------------
+REVIEW_DECIDED = "review.decided"  # attempt, reviewer, decision, comments, by
+REVIEW_FAILED = "review.failed"  # attempt, reviewer, error
+CHECK_RECORDED = "check.recorded"  # attempt, verifier, passed, score, evidence, seconds
+FEEDBACK_CREATED = "feedback.created"  # attempt, feedback: what the next attempt gets
+HUMAN_REQUESTED = "human.requested"  # wait (work | review | escalation), attempt, reviewer
+# --- fleet ----------------------------------------------------------------------------
+AGENT_PAUSED = "agent.paused"  # agent, by, reason
+AGENT_RESUMED = "agent.resumed"  # agent, by
+
+KINDS: frozenset[str] = frozenset(
+    value for name, value in dict(globals()).items() if name.isupper() and isinstance(value, str)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One immutable record in a log. `position` is the store's global order (0 if unsaved)."""
+
+    log: str
+    seq: int
+    kind: str
+    at: float
+    data: dict[str, Any]
+    prev: str
+    hash: str
+    position: int = field(default=0, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "log": self.log,
+            "seq": self.seq,
+            "kind": self.kind,
+            "at": self.at,
+            "data": self.data,
+            "prev": self.prev,
+            "hash": self.hash,
+            "position": self.position,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Event:
+        return cls(
+            log=raw["log"],
+            seq=raw["seq"],
+            kind=raw["kind"],
+            at=raw["at"],
+            data=raw["data"],
+            prev=raw["prev"],
+            hash=raw["hash"],
+            position=raw.get("position", 0),
+        )
+
+
+def event_hash(log: str, seq: int, kind: str, at: float, data: dict[str, Any], prev: str) -> str:
+    """The chain hash of an event: sha256 over its canonical JSON and the previous hash."""
+    body = orjson.dumps((log, seq, kind, at, data, prev), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(body).hexdigest()
+
+
+def make_event(log: str, seq: int, kind: str, at: float, data: dict[str, Any], prev: str) -> Event:
+    """Build the next event of a log, hashed onto its predecessor."""
+    return Event(log, seq, kind, at, data, prev, event_hash(log, seq, kind, at, data, prev))
+
+
+def chain(
+    log: str, version: int, prev: str, at: float, entries: list[tuple[str, dict[str, Any]]]
+) -> list[Event]:
+    """Events for (kind, data) entries appended after `version`, each hashed onto the last."""
+    events = []
+    for kind, data in entries:
+        version += 1
+        event = make_event(log, version, kind, at, data, prev)
+        prev = event.hash
+        events.append(event)
+    return events
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    """The first place a log's chain does not hold."""
+
+    log: str
+    seq: int
+    reason: str
+
+
+def verify_chain(events: list[Event]) -> BrokenLink | None:
+    """Recompute a log's chain; return its first broken link, or None if it holds."""
+    prev = ""
+    for expected_seq, event in enumerate(events, start=1):
+        if event.seq != expected_seq:
+            return BrokenLink(event.log, event.seq, f"expected seq {expected_seq}")
+        if event.prev != prev:
+            return BrokenLink(event.log, event.seq, "prev does not match the previous hash")
+        recomputed = event_hash(event.log, event.seq, event.kind, event.at, event.data, event.prev)
+        if recomputed != event.hash:
+            return BrokenLink(event.log, event.seq, "content does not match its hash")
+        prev = event.hash
+    return None
+
+
+def dumps(value: Any) -> bytes:
+    """JSON bytes of an event's data, as stores keep it."""
+    return orjson.dumps(value)
+
+
+def loads(raw: bytes | str) -> Any:
+    return orjson.loads(raw)

@@ -1,0 +1,90 @@
+"""Recording transitions: the one path by which anything (engine or person) writes to a log.
+
+`commit` chains new events onto an item's folded state, redacts secrets, recomputes the
+item's summary from the loop's next step, and appends with the expected version; a
+racing writer makes it raise VersionConflict and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from .errors import StoreError, VersionConflict
+from .events import Event, chain
+from .loop import decide, runnable, status_of
+from .redact import Redactor
+from .state import ItemState, fold
+from .store.base import ItemSummary, Store
+
+Entry = tuple[str, dict[str, Any]]
+T = TypeVar("T")
+
+
+def summarize(state: ItemState, now: float) -> ItemSummary:
+    """The store's index row for an item, derived from its state."""
+    step = decide(state, now)
+    waiting = state.waiting["wait"] if state.waiting else None
+    return ItemSummary(
+        item_id=state.item_id,
+        queue=state.queue,
+        status=status_of(state, step).value,
+        runnable=runnable(step),
+        waiting=waiting,
+        version=state.version,
+        attempts=len(state.attempts),
+        objective=str(state.spec.get("objective", ""))[:200],
+        created_at=state.submitted_at,
+        updated_at=now,
+    )
+
+
+async def commit(
+    store: Store,
+    state: ItemState,
+    entries: list[Entry],
+    now: float,
+    redactor: Redactor | None = None,
+) -> list[Event]:
+    """Append entries to the item's log; `state` is advanced in place only on success."""
+    if redactor:
+        entries = [(kind, redactor.data(data)) for kind, data in entries]
+    events = chain(state.item_id, state.version, state.last_hash, now, entries)
+    # fold into a scratch copy only when needed: the common path applies in place and
+    # reloads from the store on conflict, which is rare
+    expected = state.version
+    for event in events:
+        state.apply(event)
+    try:
+        return await store.append(state.item_id, expected, events, summarize(state, now))
+    except VersionConflict:
+        fresh = fold(state.item_id, await store.load(state.item_id))
+        _replace(state, fresh)
+        raise
+
+
+def _replace(target: ItemState, source: ItemState) -> None:
+    for name in ItemState.__slots__:  # type: ignore[attr-defined]
+        setattr(target, name, getattr(source, name))
+
+
+async def load_state(store: Store, item_id: str) -> ItemState:
+    from .errors import NotFound
+
+    events = await store.load(item_id)
+    if not events:
+        raise NotFound(f"no item {item_id!r} in this store")
+    return fold(item_id, events)
+
+
+async def retrying(action: Callable[[], Awaitable[T]], attempts: int = 10) -> T:
+    """Run a read-decide-append action again when another writer got there first."""
+    for _ in range(attempts - 1):
+        try:
+            return await action()
+        except VersionConflict:
+            continue
+    try:
+        return await action()
+    except VersionConflict as exc:
+        raise StoreError(f"gave up after {attempts} conflicting writes: {exc}") from exc

@@ -1,0 +1,222 @@
+"""The loop's decision: given an item's folded state (and the time), what happens next.
+
+`decide` is pure: no I/O, no clock of its own, no randomness. The engine performs the step
+it returns and records the result as events; folding those events and deciding again
+drives an item from submission to its outcome, and replays it after a crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .plan import Plan
+from .state import AttemptState, ItemState
+from .types import Decision, Gate, HumanWait, Outcome, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Validate the item and resolve its plan from the playbook."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delegate:
+    attempt: int
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recover:
+    """An attempt was in flight when its process died: record it as abandoned."""
+
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    attempt: int
+    reviewer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verify:
+    attempt: int
+    verifiers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Refine:
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """End the item without acceptance: escalate to a person, or fail."""
+
+    outcome: Outcome
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Parked until a person acts; nothing for an engine to do."""
+
+    wait: HumanWait
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    outcome: Outcome
+
+
+Step = Scope | Delegate | Recover | Review | Verify | Refine | Accept | Finish | Wait | Done
+
+
+def decide(state: ItemState, now: float) -> Step:
+    """The next step for an item."""
+    if state.outcome is not None and state.outcome is not Outcome.ESCALATED:
+        return Done(state.outcome)
+    if state.waiting is not None:
+        return Wait(HumanWait(state.waiting["wait"]))
+    if state.plan is None:
+        return Scope()
+    plan = state.plan
+    current = state.current
+    if current is not None and current.in_flight:
+        return Recover(current.n)
+    if current is None or current.closed:
+        return _next_attempt(state, plan, now)
+    if current.error is not None:
+        return Refine(current.n)
+    for gate in plan.order:
+        step = _review_gate(plan, current) if gate is Gate.REVIEW else _verify_gate(plan, current)
+        if step is not None:
+            return step
+    return Accept(current.n)
+
+
+def _next_attempt(state: ItemState, plan: Plan, now: float) -> Step:
+    exhausted = exhausted_reason(state, plan, now)
+    if exhausted:
+        outcome = Outcome.ESCALATED if plan.on_exhausted == "escalate" else Outcome.FAILED
+        return Finish(outcome, exhausted)
+    counted = sum(1 for a in state.attempts if not a.abandoned)
+    agent = plan.cascade[min(counted, len(plan.cascade) - 1)]
+    return Delegate(len(state.attempts) + 1, agent)
+
+
+def exhausted_reason(state: ItemState, plan: Plan, now: float) -> str:
+    """Why no further attempt may start ('' if one may): budgets are hard limits."""
+    budget = plan.budget
+    allowed = budget.attempts + state.extra_attempts
+    if len(state.attempts) >= allowed:
+        return f"attempt budget used: {len(state.attempts)} of {allowed}"
+    if budget.tokens is not None and state.tokens >= budget.tokens + state.extra_tokens:
+        return f"token budget used: {state.tokens} of {budget.tokens + state.extra_tokens}"
+    if budget.cost is not None and state.cost >= budget.cost + state.extra_cost:
+        return f"cost budget used: {state.cost:.4f} of {budget.cost + state.extra_cost:.4f}"
+    if budget.wall_seconds is not None and now - state.window_start >= budget.wall_seconds:
+        return f"time budget used: {now - state.window_start:.1f}s of {budget.wall_seconds:g}s"
+    return ""
+
+
+def _review_gate(plan: Plan, attempt: AttemptState) -> Step | None:
+    for reviewer in plan.reviewers:
+        review = attempt.reviews.get(reviewer.name)
+        if review is None:
+            failures = attempt.review_failures.get(reviewer.name, [])
+            if len(failures) > plan.review_retries:
+                return Finish(
+                    Outcome.ESCALATED,
+                    f"reviewer {reviewer.name} could not decide: {failures[-1]}",
+                )
+            return Review(attempt.n, reviewer.name)
+        decision = Decision(review["decision"])
+        if decision is Decision.REQUEST_CHANGES:
+            return Refine(attempt.n)
+        if decision is Decision.REJECT:
+            if plan.on_reject == "refine":
+                return Refine(attempt.n)
+            outcome = Outcome.FAILED if plan.on_reject == "fail" else Outcome.ESCALATED
+            comments = review.get("comments") or "no comments"
+            return Finish(outcome, f"rejected by {reviewer.name}: {comments}")
+    return None
+
+
+def _verify_gate(plan: Plan, attempt: AttemptState) -> Step | None:
+    missing = tuple(v.name for v in plan.verifiers if v.name not in attempt.checks)
+    if missing:
+        return Verify(attempt.n, missing)
+    if any(v.required and not attempt.checks[v.name]["passed"] for v in plan.verifiers):
+        return Refine(attempt.n)
+    return None
+
+
+_STEP_STATUS: dict[type, Status] = {
+    Scope: Status.SCOPING,
+    Delegate: Status.RUNNING,
+    Recover: Status.RUNNING,
+    Review: Status.REVIEWING,
+    Verify: Status.VERIFYING,
+    Accept: Status.VERIFYING,
+    Refine: Status.REFINING,
+    Finish: Status.REFINING,
+}
+
+
+def status_of(state: ItemState, step: Step) -> Status:
+    """The board status for an item whose next step is `step`."""
+    if state.outcome is not None:
+        return Status(state.outcome.value)
+    if isinstance(step, Wait):
+        return Status.WAITING_HUMAN
+    return _STEP_STATUS[type(step)]
+
+
+def runnable(step: Step) -> bool:
+    """Whether an engine has work to do on an item whose next step is `step`."""
+    return not isinstance(step, Wait | Done)
+
+
+def build_feedback(state: ItemState, attempt: int, limit: int = 2000) -> list[dict[str, Any]]:
+    """What the next attempt is told: failed checks' evidence, reviewers' comments, errors.
+
+    Bounded: each entry's text is cut to `limit` characters (head and tail kept), so
+    working memory stays small however much a verifier printed.
+    """
+    a = state.attempt(attempt)
+    entries: list[dict[str, Any]] = []
+    if a.error is not None:
+        entries.append({"source": f"agent:{a.agent}", "kind": "error", "message": a.error})
+    for name, check in a.checks.items():
+        if not check["passed"]:
+            entries.append(
+                {"source": f"verifier:{name}", "kind": "check", "message": check.get("evidence", "")}
+            )
+    for name, review in a.reviews.items():
+        if review["decision"] != Decision.APPROVE:
+            entries.append(
+                {
+                    "source": f"reviewer:{name}",
+                    "kind": "review",
+                    "decision": review["decision"],
+                    "message": review.get("comments") or "",
+                }
+            )
+    for entry in entries:
+        entry["message"] = clip(str(entry["message"]), limit)
+    return entries
+
+
+def clip(text: str, limit: int) -> str:
+    """Keep the head and tail of a long text, marking what was cut."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n... [{len(text) - limit} characters cut] ...\n{text[-half:]}"

@@ -1,0 +1,70 @@
+"""The plan: a playbook resolved for one item, recorded when the item is scoped.
+
+Recording it in the item's own log makes the loop's decisions a function of the log
+alone: a later edit to the playbook file never changes how an in-flight item is governed,
+and any process (a CLI approval, a resumed engine) decides the same next step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from .types import Gate
+
+OnReject = Literal["fail", "refine", "escalate"]
+OnExhausted = Literal["escalate", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Hard limits on an item. None means no limit on that dimension."""
+
+    attempts: int = 3
+    wall_seconds: float | None = None
+    tokens: int | None = None
+    cost: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewerPlan:
+    name: str
+    kind: str  # agent | human | policy (or a plugin's kind)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierPlan:
+    name: str
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What governs one item: gates and their order, reviewers, verifiers, cascade, budget."""
+
+    cascade: tuple[str, ...]
+    order: tuple[Gate, ...] = (Gate.REVIEW, Gate.VERIFY)
+    reviewers: tuple[ReviewerPlan, ...] = ()
+    verifiers: tuple[VerifierPlan, ...] = ()
+    budget: Budget = field(default_factory=Budget)
+    on_reject: OnReject = "fail"
+    on_exhausted: OnExhausted = "escalate"
+    review_retries: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        raw = asdict(self)
+        raw["order"] = [str(g) for g in self.order]
+        return raw
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Plan:
+        return cls(
+            cascade=tuple(raw["cascade"]),
+            order=tuple(Gate(g) for g in raw["order"]),
+            reviewers=tuple(ReviewerPlan(**r) for r in raw["reviewers"]),
+            verifiers=tuple(VerifierPlan(**v) for v in raw["verifiers"]),
+            budget=Budget(**raw["budget"]),
+            on_reject=raw["on_reject"],
+            on_exhausted=raw["on_exhausted"],
+            review_retries=raw["review_retries"],
+        )

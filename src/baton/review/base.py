@@ -1,0 +1,16 @@
+"""The Reviewer protocol: one async decision on an attempt (or a request for a person)."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from ..records import AttemptView, AwaitHuman, ReviewResult
+
+
+@runtime_checkable
+class Reviewer(Protocol):
+    """Decides approve / request changes / reject. Raise ReviewError when it cannot decide."""
+
+    name: str
+
+    async def review(self, attempt: AttemptView) -> ReviewResult | AwaitHuman: ...

@@ -1,0 +1,25 @@
+"""A person as the reviewer: the item parks durably until someone decides."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ..plugins import BuildContext, ReviewerConfig
+from ..records import AttemptView, AwaitHuman, ReviewResult
+
+
+class HumanReviewerConfig(ReviewerConfig):
+    kind: Literal["human"] = "human"
+    instructions: str = ""
+
+    def build(self, name: str, ctx: BuildContext) -> HumanReviewer:
+        return HumanReviewer(name, self.instructions)
+
+
+class HumanReviewer:
+    def __init__(self, name: str, instructions: str = "") -> None:
+        self.name = name
+        self.instructions = instructions
+
+    async def review(self, attempt: AttemptView) -> ReviewResult | AwaitHuman:
+        return AwaitHuman(self.instructions or f"review attempt {attempt.attempt}")

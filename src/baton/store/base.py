@@ -1,0 +1,104 @@
+"""The Store protocol: a handful of operations any backend (memory, SQLite, Redis) provides.
+
+Each log (one per item, plus the fleet log) is appended to with an expected version, so
+two writers never both extend the same log. Nothing here spans two logs in one
+transaction, so a networked store can implement it with per-key atomic operations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
+
+from ..events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSummary:
+    """An item's row in the store's index, rewritten with every append to its log.
+
+    Derived from the log (the engine folds it); kept so that queries, claims and the
+    human inbox need no replay. `lease_owner` / `lease_until` are owned by the store.
+    """
+
+    item_id: str
+    queue: str
+    status: str
+    runnable: bool
+    waiting: str | None
+    version: int
+    attempts: int
+    objective: str
+    created_at: float
+    updated_at: float
+    lease_owner: str | None = None
+    lease_until: float | None = None
+
+    def with_lease(self, owner: str | None, until: float | None) -> ItemSummary:
+        return replace(self, lease_owner=owner, lease_until=until)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Durable event logs plus an item index with leases."""
+
+    async def append(
+        self,
+        log: str,
+        expected_version: int,
+        events: Sequence[Event],
+        summary: ItemSummary | None = None,
+    ) -> list[Event]:
+        """Append events to a log that is at `expected_version`, atomically with its summary.
+
+        Raises VersionConflict (and writes nothing) if the log has moved. Returns the events
+        with their global `position`. A summary that is not runnable releases any lease.
+        """
+        ...
+
+    async def load(self, log: str, after: int = 0) -> list[Event]:
+        """A log's events with seq > `after`, in order ([] for an unknown log)."""
+        ...
+
+    async def query(
+        self,
+        *,
+        statuses: Collection[str] | None = None,
+        queue: str | None = None,
+        waiting: bool | None = None,
+        item_ids: Collection[str] | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[ItemSummary]:
+        """Item summaries matching every given filter, oldest first."""
+        ...
+
+    async def counts(self, queue: str | None = None) -> dict[str, int]:
+        """How many items are in each status."""
+        ...
+
+    async def claim(
+        self,
+        owner: str,
+        *,
+        limit: int,
+        lease_seconds: float,
+        queues: Collection[str] | None = None,
+    ) -> list[str]:
+        """Lease up to `limit` runnable items that nobody holds (or whose lease expired)."""
+        ...
+
+    async def renew(self, owner: str, item_ids: Collection[str], lease_seconds: float) -> list[str]:
+        """Extend the leases `owner` still holds; returns the ids still held."""
+        ...
+
+    async def release(self, owner: str, item_ids: Collection[str]) -> None:
+        """Give back leases held by `owner`."""
+        ...
+
+    async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
+        """Every log's events with position > `after`, in global order (the live feed)."""
+        ...
+
+    async def close(self) -> None: ...

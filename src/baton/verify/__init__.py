@@ -1,0 +1,5 @@
+"""Verifiers: objective checks on an attempt (commands, schemas, patterns, predicates)."""
+
+from .base import Verifier
+
+__all__ = ["Verifier"]
