@@ -1,0 +1,40 @@
+"""Small helpers shared by plugins: importing a user's callable, clipping long text."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+
+def import_callable(spec: str, paths: Iterable[Path] = ()) -> Callable[..., Any]:
+    """Import 'module:attr' (with extra folders on sys.path); ValueError says what failed."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"expected 'module:function', got {spec!r}")
+    for folder in paths:
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ValueError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
+    target: Any = module
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
+    if not callable(target):
+        raise ValueError(f"{spec!r} is not callable")
+    return target
+
+
+def clip(text: str, limit: int) -> str:
+    """Keep the head and tail of a long text, marking what was cut."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n... [{len(text) - limit} characters cut] ...\n{text[-half:]}"

@@ -1,0 +1,32 @@
+-- baton's SQLite schema: per-log events in one table (global order = position), and one
+-- summary row per item (the index that queries, claims and the inbox read).
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    log      TEXT    NOT NULL,
+    seq      INTEGER NOT NULL,
+    kind     TEXT    NOT NULL,
+    at       REAL    NOT NULL,
+    data     BLOB    NOT NULL,
+    prev     TEXT    NOT NULL,
+    hash     TEXT    NOT NULL,
+    UNIQUE (log, seq)
+);
+
+CREATE TABLE IF NOT EXISTS items (
+    item_id     TEXT PRIMARY KEY,
+    queue       TEXT    NOT NULL,
+    status      TEXT    NOT NULL,
+    runnable    INTEGER NOT NULL,
+    waiting     TEXT,
+    version     INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL,
+    objective   TEXT    NOT NULL,
+    created_at  REAL    NOT NULL,
+    updated_at  REAL    NOT NULL,
+    lease_owner TEXT,
+    lease_until REAL
+);
+
+CREATE INDEX IF NOT EXISTS items_claim ON items (runnable, queue, updated_at);
+CREATE INDEX IF NOT EXISTS items_status ON items (status, created_at);
+CREATE INDEX IF NOT EXISTS items_created ON items (created_at, item_id);

@@ -1,0 +1,371 @@
+"""The SQLite store: baton's embedded default, one file (WAL) shared by every process.
+
+Writes go through one writer thread that takes everything queued, runs it in a single
+transaction (group commit) and resolves each caller's future only after COMMIT, so every
+step is durable before the next begins. With synchronous=NORMAL (the default) in WAL mode
+a committed write survives the process being killed; synchronous=FULL also survives power
+loss, at the price of an fsync per group. Reads use their own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import StoreError, VersionConflict
+from ..events import Event
+from .base import ItemSummary
+
+_SCHEMA = resources.files("baton.store").joinpath("schema.sql").read_text(encoding="utf-8")
+_CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
+_STOP = object()
+
+_UPSERT = """
+INSERT INTO items (item_id, queue, status, runnable, waiting, version, attempts, objective,
+                   created_at, updated_at, lease_owner, lease_until)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)
+ON CONFLICT (item_id) DO UPDATE SET
+    queue = excluded.queue, status = excluded.status, runnable = excluded.runnable,
+    waiting = excluded.waiting, version = excluded.version, attempts = excluded.attempts,
+    objective = excluded.objective, updated_at = excluded.updated_at,
+    lease_owner = CASE WHEN excluded.runnable THEN items.lease_owner END,
+    lease_until = CASE WHEN excluded.runnable THEN items.lease_until END
+"""
+_EVENT_COLUMNS = "log, seq, kind, at, data, prev, hash, position"
+_INSERT_EVENT = (
+    "INSERT INTO events (log, seq, kind, at, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_COLUMNS = (
+    "item_id, queue, status, runnable, waiting, version, attempts, objective, "
+    "created_at, updated_at, lease_owner, lease_until"
+)
+
+
+class _Op:
+    __slots__ = ("fn", "future", "loop")
+
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        self.fn = fn
+        self.loop = asyncio.get_running_loop()
+        self.future: asyncio.Future[Any] = self.loop.create_future()
+
+
+class SQLiteStore:
+    """Event logs, item index and leases in one SQLite file."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous
+        with self._mapped("open"):
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"SQLite store {self.path}: cannot create its folder: {exc}"
+                ) from exc
+            self._reader = self._connect()
+            self._reader.executescript(_SCHEMA)
+        self._read_lock = threading.Lock()
+        self._ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    @contextlib.contextmanager
+    def _mapped(self, operation: str) -> Iterator[None]:
+        """Translate sqlite3's exceptions into StoreError naming the file and operation."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path}: {operation} failed: {exc}") from exc
+
+    # --- writes (writer thread, group commit) -------------------------------------------
+    async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        if self._closed:
+            raise StoreError(f"SQLite store {self.path} is closed")
+        if self._writer is None:
+            with self._start_lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(
+                        target=self._write_loop, name="baton-sqlite-writer", daemon=True
+                    )
+                    self._writer.start()
+        op = _Op(fn)
+        self._ops.put(op)
+        return await op.future
+
+    def _write_loop(self) -> None:
+        conn = self._connect()
+        try:
+            while True:
+                batch = [self._ops.get()]
+                with contextlib.suppress(queue.Empty):
+                    while len(batch) < 10_000:
+                        batch.append(self._ops.get_nowait())
+                stop = any(op is _STOP for op in batch)
+                ops = [op for op in batch if op is not _STOP]
+                if ops:
+                    self._run_batch(conn, ops)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
+        results: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op in ops:
+                try:
+                    results.append((True, op.fn(conn)))
+                except VersionConflict as exc:  # checked before writing: nothing to undo
+                    results.append((False, exc))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            error = StoreError(f"SQLite store {self.path}: write failed: {exc}")
+            error.__cause__ = exc
+            results = [(False, error)] * len(ops)
+        for op, (ok, value) in zip(ops, results, strict=True):
+            with contextlib.suppress(RuntimeError):  # the caller's loop is gone
+                op.loop.call_soon_threadsafe(_settle, op.future, ok, value)
+
+    async def append(
+        self,
+        log: str,
+        expected_version: int,
+        events: Sequence[Event],
+        summary: ItemSummary | None = None,
+    ) -> list[Event]:
+        rows = [(e.log, e.seq, e.kind, e.at, orjson.dumps(e.data), e.prev, e.hash) for e in events]
+
+        def write(conn: sqlite3.Connection) -> list[int]:
+            found = conn.execute(
+                "SELECT seq FROM events WHERE log = ? ORDER BY seq DESC LIMIT 1", (log,)
+            ).fetchone()
+            actual = found[0] if found else 0
+            if actual != expected_version:
+                raise VersionConflict(log, expected_version, actual)
+            positions = []
+            for row in rows:
+                cursor = conn.execute(
+                    _INSERT_EVENT,
+                    row,
+                )
+                positions.append(cursor.lastrowid)
+            if summary is not None:
+                s = summary
+                conn.execute(
+                    _UPSERT,
+                    (
+                        s.item_id,
+                        s.queue,
+                        s.status,
+                        int(s.runnable),
+                        s.waiting,
+                        s.version,
+                        s.attempts,
+                        s.objective,
+                        s.created_at,
+                        s.updated_at,
+                    ),
+                )
+            return positions
+
+        positions = await self._write(write)
+        return [_with_position(e, p) for e, p in zip(events, positions, strict=True)]
+
+    async def claim(
+        self, owner: str, *, limit: int, lease_seconds: float, queues: Collection[str] | None = None
+    ) -> list[str]:
+        queue_list = list(queues) if queues is not None else None
+
+        def write(conn: sqlite3.Connection) -> list[str]:
+            now = time.time()
+            where = "runnable = 1 AND (lease_until IS NULL OR lease_until <= ?)"
+            params: list[Any] = [now]
+            if queue_list is not None:
+                if not queue_list:
+                    return []
+                where += f" AND queue IN ({','.join('?' * len(queue_list))})"
+                params.extend(queue_list)
+            sql = (
+                "UPDATE items SET lease_owner = ?, lease_until = ? WHERE item_id IN "
+                f"(SELECT item_id FROM items WHERE {where} ORDER BY updated_at LIMIT ?) "
+                "RETURNING item_id"
+            )
+            return [r[0] for r in conn.execute(sql, [owner, now + lease_seconds, *params, limit])]
+
+        return await self._write(write)
+
+    async def renew(self, owner: str, item_ids: Collection[str], lease_seconds: float) -> list[str]:
+        ids = list(item_ids)
+
+        def write(conn: sqlite3.Connection) -> list[str]:
+            until = time.time() + lease_seconds
+            held: list[str] = []
+            for chunk in _chunks(ids):
+                marks = ",".join("?" * len(chunk))
+                sql = (
+                    "UPDATE items SET lease_until = ? WHERE lease_owner = ? "
+                    f"AND item_id IN ({marks}) RETURNING item_id"
+                )
+                held.extend(r[0] for r in conn.execute(sql, [until, owner, *chunk]))
+            return held
+
+        return await self._write(write)
+
+    async def release(self, owner: str, item_ids: Collection[str]) -> None:
+        ids = list(item_ids)
+
+        def write(conn: sqlite3.Connection) -> None:
+            for chunk in _chunks(ids):
+                marks = ",".join("?" * len(chunk))
+                conn.execute(
+                    "UPDATE items SET lease_owner = NULL, lease_until = NULL "
+                    f"WHERE lease_owner = ? AND item_id IN ({marks})",
+                    [owner, *chunk],
+                )
+
+        await self._write(write)
+
+    # --- reads (reader connection) -------------------------------------------------------
+    def _read(self, operation: str, sql: str, params: Sequence[Any]) -> list[Any]:
+        if self._closed:
+            raise StoreError(f"SQLite store {self.path} is closed")
+        with self._read_lock, self._mapped(operation):
+            return self._reader.execute(sql, params).fetchall()
+
+    async def load(self, log: str, after: int = 0) -> list[Event]:
+        rows = self._read(
+            "load",
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE log = ? AND seq > ? ORDER BY seq",
+            (log, after),
+        )
+        return [_event(r) for r in rows]
+
+    async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
+        rows = self._read(
+            "read",
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [_event(r) for r in rows]
+
+    async def query(
+        self,
+        *,
+        statuses: Collection[str] | None = None,
+        queue: str | None = None,
+        waiting: bool | None = None,
+        item_ids: Collection[str] | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[ItemSummary]:
+        where: list[str] = []
+        params: list[Any] = []
+        if statuses is not None:
+            where.append(f"status IN ({','.join('?' * len(statuses))})" if statuses else "0")
+            params.extend(statuses)
+        if queue is not None:
+            where.append("queue = ?")
+            params.append(queue)
+        if waiting is not None:
+            where.append("waiting IS NOT NULL" if waiting else "waiting IS NULL")
+        if item_ids is not None:
+            wanted = set(item_ids)
+            rows = (
+                await self.query(statuses=statuses, queue=queue, waiting=waiting, limit=None)
+                if len(wanted) > _CHUNK
+                else None
+            )
+            if rows is not None:
+                selected = [r for r in rows if r.item_id in wanted]
+                return selected[offset : None if limit is None else offset + limit]
+            where.append(f"item_id IN ({','.join('?' * len(wanted))})" if wanted else "0")
+            params.extend(wanted)
+        sql = f"SELECT {_COLUMNS} FROM items"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at, item_id LIMIT ? OFFSET ?"
+        params.extend([-1 if limit is None else limit, offset])
+        return [_summary(r) for r in self._read("query", sql, params)]
+
+    async def counts(self, queue: str | None = None) -> dict[str, int]:
+        sql = "SELECT status, COUNT(*) FROM items"
+        params: list[Any] = []
+        if queue is not None:
+            sql += " WHERE queue = ?"
+            params.append(queue)
+        return dict(self._read("counts", sql + " GROUP BY status", params))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        if self._writer is not None:
+            self._ops.put(_STOP)
+            await asyncio.to_thread(self._writer.join)
+        self._closed = True
+        with self._read_lock:
+            self._reader.close()
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def _with_position(event: Event, position: int) -> Event:
+    return Event(
+        event.log, event.seq, event.kind, event.at, event.data, event.prev, event.hash, position
+    )
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    return Event(row[0], row[1], row[2], row[3], orjson.loads(row[4]), row[5], row[6], row[7])
+
+
+def _summary(row: tuple[Any, ...]) -> ItemSummary:
+    return ItemSummary(
+        item_id=row[0],
+        queue=row[1],
+        status=row[2],
+        runnable=bool(row[3]),
+        waiting=row[4],
+        version=row[5],
+        attempts=row[6],
+        objective=row[7],
+        created_at=row[8],
+        updated_at=row[9],
+        lease_owner=row[10],
+        lease_until=row[11],
+    )
