@@ -1,0 +1,63 @@
+"""A Python function as the agent: `module:function`, sync or async."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Literal
+
+import orjson
+from pydantic import Field
+
+from .._util import import_callable
+from ..plugins import AgentConfig, BuildContext
+from ..records import AgentResult, AwaitHuman, Task
+
+
+class PythonAgentConfig(AgentConfig):
+    kind: Literal["python"] = "python"
+    function: str = Field(description="'module:function' taking the Task")
+    path: list[str] = Field(default_factory=lambda: ["."], description="folders put on sys.path")
+    offload: bool = Field(True, description="run a sync function in a worker thread")
+
+    def build(self, name: str, ctx: BuildContext) -> PythonAgent:
+        fn = import_callable(self.function, [ctx.path(p) for p in self.path])
+        return PythonAgent(name, fn, offload=self.offload)
+
+
+class PythonAgent:
+    def __init__(self, name: str, fn: Callable[[Task], Any], *, offload: bool = True) -> None:
+        self.name = name
+        self.fn = fn
+        self.offload = offload and not inspect.iscoroutinefunction(fn)
+
+    async def run(self, task: Task) -> AgentResult | AwaitHuman:
+        started = time.perf_counter()
+        if self.offload:
+            value = await asyncio.to_thread(self.fn, task)
+        else:
+            value = self.fn(task)
+            if inspect.isawaitable(value):
+                value = await value
+        result = as_result(value)
+        if isinstance(result, AgentResult) and not result.usage.seconds:
+            result = replace(
+                result, usage=replace(result.usage, seconds=time.perf_counter() - started)
+            )
+        return result
+
+
+def as_result(value: Any) -> AgentResult | AwaitHuman:
+    """A function's return value as an agent result: text, JSON data, or as given."""
+    if isinstance(value, AgentResult | AwaitHuman):
+        return value
+    if isinstance(value, str):
+        return AgentResult(text=value)
+    if isinstance(value, dict | list):
+        return AgentResult(text=orjson.dumps(value).decode(), data=value)
+    raise TypeError(
+        f"the function returned {type(value).__name__}; expected str, dict, list or AgentResult"
+    )

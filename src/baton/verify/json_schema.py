@@ -1,0 +1,102 @@
+"""Verify that the output is JSON matching a JSON Schema; every violation is evidence."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import model_validator
+
+from ..plugins import BuildContext, VerifierConfig
+from ..records import AttemptView, CheckResult
+
+_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL)
+
+
+def extract_json(text: str) -> Any:
+    """JSON from an output: the whole text, or the first ```json fenced block in it."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as first:
+        match = _FENCE.search(text)
+        if match:
+            try:
+                return json.loads(match.group(1))
+            except json.JSONDecodeError:
+                pass
+        raise ValueError(f"{first.msg} (line {first.lineno}, column {first.colno})") from None
+
+
+def json_value(attempt: AttemptView) -> Any:
+    """The attempt's structured data, or its text parsed as JSON (ValueError if it is not)."""
+    return attempt.data if attempt.data is not None else extract_json(attempt.text)
+
+
+class JsonSchemaVerifierConfig(VerifierConfig):
+    kind: Literal["json_schema"] = "json_schema"
+    schema_: dict[str, Any] | None = None
+    schema_file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alias(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "schema" in raw:
+            raw = dict(raw)
+            raw["schema_"] = raw.pop("schema")
+        return raw
+
+    @model_validator(mode="after")
+    def _one_schema(self) -> JsonSchemaVerifierConfig:
+        if (self.schema_ is None) == (self.schema_file is None):
+            raise ValueError("give exactly one of schema or schema_file")
+        return self
+
+    def resolved(self, ctx: BuildContext | None = None) -> dict[str, Any]:
+        if self.schema_ is not None:
+            return self.schema_
+        assert self.schema_file is not None and ctx is not None
+        path = ctx.path(self.schema_file)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"schema_file {path}: no such file") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"schema_file {path}: not valid JSON: {exc.msg} (line {exc.lineno})"
+            ) from None
+
+    def build(self, name: str, ctx: BuildContext) -> JsonSchemaVerifier:
+        schema = self.resolved(ctx)
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+        return JsonSchemaVerifier(name, schema)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "description": self.description or "output is JSON matching this schema",
+            "schema": self.schema_ if self.schema_ is not None else {"file": self.schema_file},
+        }
+
+
+class JsonSchemaVerifier:
+    def __init__(self, name: str, schema: dict[str, Any]) -> None:
+        self.name = name
+        self.validator = Draft202012Validator(schema)
+
+    async def verify(self, attempt: AttemptView) -> CheckResult:
+        try:
+            value = json_value(attempt)
+        except ValueError as exc:
+            snippet = attempt.text[:300]
+            return CheckResult(False, f"output is not valid JSON: {exc}\noutput began: {snippet!r}")
+        errors = sorted(self.validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+        if not errors:
+            return CheckResult(True, "output matches the schema")
+        lines = [f"at {e.json_path}: {e.message}" for e in errors]
+        return CheckResult(False, f"{len(errors)} schema violation(s):\n" + "\n".join(lines))
