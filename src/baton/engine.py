@@ -9,6 +9,7 @@ engine resumes (an attempt that was in flight is recorded as abandoned, never dr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -40,7 +41,15 @@ from .loop import (
     runnable,
 )
 from .playbook import Playbook
-from .records import AgentResult, AttemptView, AwaitHuman, BudgetLeft, CheckResult, ReviewResult, Task
+from .records import (
+    AgentResult,
+    AttemptView,
+    AwaitHuman,
+    BudgetLeft,
+    CheckResult,
+    ReviewResult,
+    Task,
+)
 from .redact import Redactor
 from .state import ItemState, fold
 from .store.base import Store
@@ -86,9 +95,12 @@ class Engine:
             for name, slot in b.agents.items()
         }
         self._held: set[str] = set()
+        self._wait_for_people = True
 
     # --- submitting -------------------------------------------------------------------
-    async def submit(self, playbook: str | Playbook, specs: Iterable[ItemSpec]) -> list[tuple[str, bool]]:
+    async def submit(
+        self, playbook: str | Playbook, specs: Iterable[ItemSpec]
+    ) -> list[tuple[str, bool]]:
         """Record new items; an id already in the store is left as it is (a resume).
 
         Returns (item id, newly submitted) pairs, in order.
@@ -103,8 +115,15 @@ class Engine:
     async def _submit_one(self, book: Playbook, spec: ItemSpec) -> tuple[str, bool]:
         assert spec.id is not None, "items get their ids from items.with_ids"
         state = ItemState(spec.id)
-        origin = {"name": book.name, "path": str(book.path) if book.path else None, "digest": book.digest}
-        entry = (ev.ITEM_SUBMITTED, {"spec": spec.to_dict(), "queue": book.name, "playbook": origin})
+        origin = {
+            "name": book.name,
+            "path": str(book.path) if book.path else None,
+            "digest": book.digest,
+        }
+        entry = (
+            ev.ITEM_SUBMITTED,
+            {"spec": spec.to_dict(), "queue": book.name, "playbook": origin},
+        )
         try:
             await self._commit(state, [entry])
         except VersionConflict:
@@ -113,9 +132,17 @@ class Engine:
 
     # --- running ----------------------------------------------------------------------
     async def run(
-        self, items: Collection[str] | None = None, *, stop: asyncio.Event | None = None
+        self,
+        items: Collection[str] | None = None,
+        *,
+        stop: asyncio.Event | None = None,
+        wait_for_people: bool = True,
     ) -> None:
-        """Work until every item in `items` has an outcome (or, with no items, until `stop`)."""
+        """Work until every item in `items` has an outcome (or, with no items, until `stop`).
+
+        With `wait_for_people` False, an item parked for a person counts as finished too.
+        """
+        self._wait_for_people = wait_for_people
         pending = set(items) if items is not None else None
         tasks: dict[str, asyncio.Task[ItemState | None]] = {}
         background = [
@@ -128,7 +155,11 @@ class Engine:
         try:
             while True:
                 now = self.clock()
-                if pending is not None and now - last_refresh >= 1.0 and len(tasks) < self.concurrency:
+                if (
+                    pending is not None
+                    and now - last_refresh >= 1.0
+                    and len(tasks) < self.concurrency
+                ):
                     await self._drop_finished(pending)  # others (a person, a cancel) may end items
                     last_refresh = now
                 if (pending is not None and not pending) or (stop is not None and stop.is_set()):
@@ -137,7 +168,10 @@ class Engine:
                 claimed = []
                 if free > 0:
                     claimed = await self.store.claim(
-                        self.owner, limit=free, lease_seconds=self.lease_seconds, queues=list(self.playbooks)
+                        self.owner,
+                        limit=free,
+                        lease_seconds=self.lease_seconds,
+                        queues=list(self.playbooks),
                     )
                     for item_id in claimed:
                         self._held.add(item_id)
@@ -146,7 +180,9 @@ class Engine:
                     continue
                 if tasks:
                     done, _ = await asyncio.wait(
-                        tasks.values(), timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                        tasks.values(),
+                        timeout=self.poll_interval,
+                        return_when=asyncio.FIRST_COMPLETED,
                     )
                 else:
                     done = set()
@@ -156,7 +192,11 @@ class Engine:
                     del tasks[item_id]
                     self._held.discard(item_id)
                     state = task.result()
-                    if pending is not None and state is not None and state.outcome is not None:
+                    if (
+                        pending is not None
+                        and state is not None
+                        and self._settled(state.outcome is not None, state.waiting is not None)
+                    ):
                         pending.discard(item_id)
             if tasks:
                 await asyncio.gather(*tasks.values())
@@ -171,8 +211,11 @@ class Engine:
     async def _drop_finished(self, pending: set[str]) -> None:
         rows = await self.store.query(item_ids=list(pending), limit=None)
         for row in rows:
-            if row.status in FINAL_STATUSES:
+            if self._settled(row.status in FINAL_STATUSES, row.waiting is not None):
                 pending.discard(row.item_id)
+
+    def _settled(self, final: bool, waiting: bool) -> bool:
+        return final or (waiting and not self._wait_for_people)
 
     async def _drive(self, item_id: str) -> ItemState | None:
         state = fold(item_id, await self.store.load(item_id))
@@ -199,7 +242,9 @@ class Engine:
             case Scope():
                 entries = self._scope(book, state)
             case Refine(attempt=n):
-                entries = [(ev.FEEDBACK_CREATED, {"attempt": n, "feedback": build_feedback(state, n)})]
+                entries = [
+                    (ev.FEEDBACK_CREATED, {"attempt": n, "feedback": build_feedback(state, n)})
+                ]
             case Accept(attempt=n):
                 entries = [(ev.ITEM_ACCEPTED, {"attempt": n, "agent": state.attempt(n).agent})]
             case Finish(outcome=outcome, reason=reason):
@@ -210,10 +255,8 @@ class Engine:
                 entries = [(ev.ATTEMPT_ABANDONED, {"attempt": n, "reason": reason})]
             case _:
                 raise AssertionError(f"not an engine step: {step!r}")
-        try:
+        with contextlib.suppress(VersionConflict):  # state was reloaded; decide again
             await self._commit(state, entries)
-        except VersionConflict:
-            pass  # state was reloaded; the loop decides again
 
     async def _commit(self, state: ItemState, entries: list[Entry]) -> None:
         stored = await commit(self.store, state, entries, self.clock(), self.redactor)
@@ -260,7 +303,9 @@ class Engine:
                 await self._commit(state, entries)
                 return
             except VersionConflict:
-                if not (len(state.attempts) >= step.attempt and state.attempt(step.attempt).in_flight):
+                if not (
+                    len(state.attempts) >= step.attempt and state.attempt(step.attempt).in_flight
+                ):
                     return
 
     async def _attempt(self, agent: Any, task: Task) -> list[Entry]:
@@ -274,25 +319,48 @@ class Engine:
         except TimeoutError:
             seconds = time.perf_counter() - started
             error = f"stopped: the item's time budget ran out after {seconds:.1f}s"
-            return [(ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})]
+            return [
+                (ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})
+            ]
         except AgentError as exc:
             seconds = time.perf_counter() - started
-            return [(ev.ATTEMPT_FAILED, {"attempt": n, "error": str(exc), "usage": {"seconds": seconds}})]
+            return [
+                (
+                    ev.ATTEMPT_FAILED,
+                    {"attempt": n, "error": str(exc), "usage": {"seconds": seconds}},
+                )
+            ]
         except Exception:
             seconds = time.perf_counter() - started
             error = "the agent raised:\n" + clip(traceback.format_exc(), EVIDENCE_LIMIT)
-            return [(ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})]
+            return [
+                (ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})
+            ]
         seconds = time.perf_counter() - started
         if isinstance(result, AwaitHuman):
             return [(ev.HUMAN_REQUESTED, {"wait": "work", "attempt": n, "prompt": result.prompt})]
         if not isinstance(result, AgentResult):
-            error = f"the agent returned {type(result).__name__}, expected AgentResult or AwaitHuman"
-            return [(ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})]
+            error = (
+                f"the agent returned {type(result).__name__}, expected AgentResult or AwaitHuman"
+            )
+            return [
+                (ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})
+            ]
         usage = result.usage.to_dict()
         if not usage["seconds"]:
             usage["seconds"] = seconds
         output = result.output_dict()
-        return [(ev.ATTEMPT_FINISHED, {"attempt": n, "output": output, "usage": usage, "by": f"agent:{task_agent(agent)}"})]
+        return [
+            (
+                ev.ATTEMPT_FINISHED,
+                {
+                    "attempt": n,
+                    "output": output,
+                    "usage": usage,
+                    "by": f"agent:{task_agent(agent)}",
+                },
+            )
+        ]
 
     async def _task(self, book: Playbook, state: ItemState, step: Delegate) -> Task:
         plan = state.plan
@@ -308,7 +376,9 @@ class Engine:
         )
         left = BudgetLeft(
             attempts=budget.attempts + state.extra_attempts - len(state.attempts),
-            tokens=None if budget.tokens is None else budget.tokens + state.extra_tokens - state.tokens,
+            tokens=None
+            if budget.tokens is None
+            else budget.tokens + state.extra_tokens - state.tokens,
             cost=None if budget.cost is None else budget.cost + state.extra_cost - state.cost,
             seconds=None
             if budget.wall_seconds is None
@@ -362,7 +432,12 @@ class Engine:
         n, name = step.attempt, step.reviewer
         slot = book.reviewers.get(name)
         if slot is None:
-            return [(ev.ITEM_ESCALATED, {"reason": f"reviewer {name!r} is no longer in playbook {book.name}"})]
+            return [
+                (
+                    ev.ITEM_ESCALATED,
+                    {"reason": f"reviewer {name!r} is no longer in playbook {book.name}"},
+                )
+            ]
         try:
             result = await slot.reviewer.review(self._view(state, n))
         except ReviewError as exc:
@@ -402,7 +477,10 @@ class Engine:
             try:
                 result = await slot.verifier.verify(view)
                 if not isinstance(result, CheckResult):
-                    result = CheckResult(False, f"the verifier returned {type(result).__name__}, expected CheckResult")
+                    result = CheckResult(
+                        False,
+                        f"the verifier returned {type(result).__name__}, expected CheckResult",
+                    )
             except Exception:
                 result = CheckResult(False, "the verifier raised:\n" + traceback.format_exc())
         check: dict[str, Any] = {
@@ -449,7 +527,12 @@ class Engine:
             if not owner or owner == self.owner:
                 continue
             parts = owner.split(":")
-            if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _alive(int(parts[1])):
+            if (
+                len(parts) == 3
+                and parts[0] == host
+                and parts[1].isdigit()
+                and not _alive(int(parts[1]))
+            ):
                 dead.setdefault(owner, []).append(row.item_id)
         for owner, ids in dead.items():
             await self.store.release(owner, ids)

@@ -49,7 +49,9 @@ class ItemSpec(BaseModel):
         return self.budget.model_dump(exclude_none=True) if self.budget else {}
 
 
-def check_against(spec: ItemSpec, book: Playbook, src: Located, path: tuple[Any, ...]) -> list[Problem]:
+def check_against(
+    spec: ItemSpec, book: Playbook, src: Located, path: tuple[Any, ...]
+) -> list[Problem]:
     """Problems with an item's references to its playbook's verifiers and agents."""
     problems = []
     for i, name in enumerate(spec.acceptance or []):
@@ -110,7 +112,9 @@ def _jsonl(text: str, file: str) -> list[tuple[Located, tuple[Any, ...]]]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(Problem(file, number, "", f"invalid JSON: {exc.msg} (column {exc.colno})"))
+            problems.append(
+                Problem(file, number, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
+            )
             continue
         out.append((Located(file, value, {(): number}), ()))
     if problems:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ._util import clip
 from .plan import Plan
 from .state import AttemptState, ItemState
 from .types import Decision, Gate, HumanWait, Outcome, Status
@@ -197,7 +198,11 @@ def build_feedback(state: ItemState, attempt: int, limit: int = 2000) -> list[di
     for name, check in a.checks.items():
         if not check["passed"]:
             entries.append(
-                {"source": f"verifier:{name}", "kind": "check", "message": check.get("evidence", "")}
+                {
+                    "source": f"verifier:{name}",
+                    "kind": "check",
+                    "message": check.get("evidence", ""),
+                }
             )
     for name, review in a.reviews.items():
         if review["decision"] != Decision.APPROVE:
@@ -212,11 +217,3 @@ def build_feedback(state: ItemState, attempt: int, limit: int = 2000) -> list[di
     for entry in entries:
         entry["message"] = clip(str(entry["message"]), limit)
     return entries
-
-
-def clip(text: str, limit: int) -> str:
-    """Keep the head and tail of a long text, marking what was cut."""
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n... [{len(text) - limit} characters cut] ...\n{text[-half:]}"

@@ -155,7 +155,11 @@ class Playbook:
         file = src.file if src else f"playbook {self.name}"
 
         def problem(path: tuple[str | int, ...], message: str) -> Problem:
-            return src.problem(path, message) if src else Problem(file, None, ".".join(map(str, path)), message)
+            return (
+                src.problem(path, message)
+                if src
+                else Problem(file, None, ".".join(map(str, path)), message)
+            )
 
         problems = []
         for i, name in enumerate(self.cascade):
@@ -238,6 +242,14 @@ def from_document(src: Located, base_dir: Path, state_dir: Path) -> Playbook:
         raise PlaybookError(src.problem((), "a playbook is a mapping with name, agents, ..."))
     model, problems = validate(PlaybookModel, src, src.value)
     if model is None:
+        # still report every plugin section's problems, so one run shows them all
+        sections = {"agents": AgentConfig, "reviewers": ReviewerConfig, "verifiers": VerifierConfig}
+        for section, base in sections.items():
+            raw_section = src.value.get(section)
+            if isinstance(raw_section, dict):
+                for name, raw in raw_section.items():
+                    _config(src, section, name, raw, base, problems)
+        problems.sort(key=lambda p: p.line or 0)
         raise PlaybookError(problems)
     ctx = BuildContext(base_dir=base_dir, state_dir=state_dir)
     agents: dict[str, AgentSlot] = {}
@@ -252,7 +264,9 @@ def from_document(src: Located, base_dir: Path, state_dir: Path) -> Playbook:
         config = _config(src, "reviewers", name, raw, ReviewerConfig, problems)
         reviewer = _build(src, ("reviewers", name), config, name, ctx, problems)
         if reviewer is not None:
-            reviewers[name] = ReviewerSlot(reviewer, config.kind, config.when, config.needs_checks())
+            reviewers[name] = ReviewerSlot(
+                reviewer, config.kind, config.when, config.needs_checks()
+            )
     verifiers: dict[str, VerifierSlot] = {}
     for name, raw in model.verifiers.items():
         config = _config(src, "verifiers", name, raw, VerifierConfig, problems)

@@ -12,7 +12,11 @@ class Redactor:
     """Replaces the values of named environment variables wherever they appear in data."""
 
     def __init__(self, names: Iterable[str], environ: Mapping[str, str]) -> None:
-        pairs = [(environ[n], n) for n in sorted(set(names)) if len(environ.get(n, "")) >= MIN_SECRET_LENGTH]
+        pairs = [
+            (environ[n], n)
+            for n in sorted(set(names))
+            if len(environ.get(n, "")) >= MIN_SECRET_LENGTH
+        ]
         # longest first, so a secret that contains another is replaced whole
         self._pairs = sorted(pairs, key=lambda p: -len(p[0]))
 

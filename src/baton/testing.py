@@ -41,7 +41,9 @@ class FunctionAgent:
 class ScriptedAgent(FunctionAgent):
     """Answers attempt n with the n-th scripted output (the last one repeats)."""
 
-    def __init__(self, name: str, outputs: Sequence[str | AgentResult | Exception], tokens: int = 0) -> None:
+    def __init__(
+        self, name: str, outputs: Sequence[str | AgentResult | Exception], tokens: int = 0
+    ) -> None:
         self.outputs = list(outputs)
 
         def answer(task: Task) -> AgentResult:
@@ -51,7 +53,9 @@ class ScriptedAgent(FunctionAgent):
                 raise out
             if isinstance(out, AgentResult):
                 return out
-            return AgentResult(text=out, usage=Usage(prompt_tokens=tokens, completion_tokens=tokens))
+            return AgentResult(
+                text=out, usage=Usage(prompt_tokens=tokens, completion_tokens=tokens)
+            )
 
         super().__init__(name, answer)
 
@@ -106,7 +110,9 @@ async def run_items(
 ) -> dict[str, ItemState]:
     """Submit items and run them to their outcomes on a store (memory by default)."""
     store = store or MemoryStore()
-    specs = with_ids([s if isinstance(s, ItemSpec) else ItemSpec(objective=s) for s in specs], playbook.name)
+    specs = with_ids(
+        [s if isinstance(s, ItemSpec) else ItemSpec(objective=s) for s in specs], playbook.name
+    )
     engine = Engine(store, playbook, concurrency=concurrency, poll_interval=0.01)
     ids = [item_id for item_id, _ in await engine.submit(playbook, specs)]
     await engine.run(ids)

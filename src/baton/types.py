@@ -36,9 +36,7 @@ class Outcome(StrEnum):
     CANCELLED = "cancelled"
 
 
-FINAL_STATUSES = frozenset(
-    {Status.ACCEPTED, Status.ESCALATED, Status.FAILED, Status.CANCELLED}
-)
+FINAL_STATUSES = frozenset({Status.ACCEPTED, Status.ESCALATED, Status.FAILED, Status.CANCELLED})
 
 
 class Gate(StrEnum):

@@ -1,0 +1,193 @@
+"""What people do to items and agents, from any process: decide reviews, deliver work,
+reopen or end escalations, cancel, pause and resume agents.
+
+Each action reads the item's log, checks that it fits the item's state (a clear
+InvalidAction otherwise, and nothing is written), and appends through the ledger with the
+expected version, trying again if an engine wrote in between.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from . import events as ev
+from .errors import InvalidAction
+from .events import chain
+from .ledger import commit, load_state, retrying
+from .loop import exhausted_reason
+from .state import ItemState
+from .store.base import Store
+from .types import FLEET_LOG, Decision, HumanWait, Outcome
+
+
+def _waiting(state: ItemState) -> HumanWait | None:
+    return HumanWait(state.waiting["wait"]) if state.waiting else None
+
+
+def _nothing_waits(state: ItemState) -> InvalidAction:
+    if state.outcome is not None:
+        return InvalidAction(
+            f"item {state.item_id} is {state.outcome.value}; nothing waits for a person"
+        )
+    return InvalidAction(f"item {state.item_id} does not wait for a person (the engine has it)")
+
+
+async def decide_review(
+    store: Store, item_id: str, decision: Decision, by: str, comments: str = "", **reopen: Any
+) -> str:
+    """Apply a person's decision to whatever the item waits for; returns what was done."""
+
+    async def act() -> str:
+        state = await load_state(store, item_id)
+        wait = _waiting(state)
+        if wait is HumanWait.REVIEW:
+            assert state.waiting is not None
+            data = {
+                "attempt": state.waiting["attempt"],
+                "reviewer": state.waiting.get("reviewer", "human"),
+                "kind": "human",
+                "decision": decision.value,
+                "comments": comments,
+                "by": f"human:{by}",
+            }
+            await commit(store, state, [(ev.REVIEW_DECIDED, data)], time.time())
+            return f"{decision.value} recorded for attempt {data['attempt']} of {item_id}"
+        if wait is HumanWait.ESCALATION:
+            return await _decide_escalation(store, state, decision, by, comments, **reopen)
+        if wait is HumanWait.WORK:
+            if decision is Decision.REJECT:
+                reason = f"the work was declined by {by}: {comments or 'no reason given'}"
+                await commit(
+                    store,
+                    state,
+                    [(ev.ITEM_FAILED, {"reason": reason, "by": f"human:{by}"})],
+                    time.time(),
+                )
+                return f"{item_id} failed: {reason}"
+            raise InvalidAction(
+                f"item {item_id} waits for a person to do the work: deliver it with "
+                f"`baton submit-result {item_id} FILE` (or reject it)"
+            )
+        raise _nothing_waits(state)
+
+    return await retrying(act)
+
+
+async def _decide_escalation(
+    store: Store,
+    state: ItemState,
+    decision: Decision,
+    by: str,
+    comments: str,
+    attempts: int = 1,
+    tokens: int = 0,
+    cost: float = 0.0,
+) -> str:
+    if decision is Decision.APPROVE:
+        raise InvalidAction(
+            f"item {state.item_id} was escalated ({state.reason}) and has no accepted attempt to "
+            "approve; give it another attempt with request-changes, or reject it"
+        )
+    if decision is Decision.REJECT:
+        reason = f"rejected by {by} after escalation: {comments or 'no reason given'}"
+        await commit(
+            store, state, [(ev.ITEM_FAILED, {"reason": reason, "by": f"human:{by}"})], time.time()
+        )
+        return f"{state.item_id} failed"
+    if not comments:
+        raise InvalidAction("say what to change: request-changes needs a message (-m)")
+    data = {
+        "by": f"human:{by}",
+        "comments": comments,
+        "extra_attempts": attempts,
+        "extra_tokens": tokens,
+        "extra_cost": cost,
+    }
+    now = time.time()
+    trial = replace(state, attempts=list(state.attempts), waiting=dict(state.waiting or {}))
+    for event in chain(
+        state.item_id, state.version, state.last_hash, now, [(ev.ITEM_REOPENED, data)]
+    ):
+        trial.apply(event)
+    assert trial.plan is not None
+    still = exhausted_reason(trial, trial.plan, now)
+    if still:
+        raise InvalidAction(
+            f"item {state.item_id} would still be out of budget ({still}); "
+            "grant more with --attempts, --tokens or --cost"
+        )
+    await commit(store, state, [(ev.ITEM_REOPENED, data)], now)
+    return f"{state.item_id} reopened with {attempts} more attempt(s)"
+
+
+async def submit_result(store: Store, item_id: str, by: str, text: str, data: Any = None) -> str:
+    """Deliver a person's work for an item whose agent is a human."""
+
+    async def act() -> str:
+        state = await load_state(store, item_id)
+        if _waiting(state) is not HumanWait.WORK:
+            if _waiting(state) is HumanWait.REVIEW:
+                raise InvalidAction(
+                    f"item {item_id} waits for a review decision, not for work: "
+                    "use approve, request-changes or reject"
+                )
+            raise _nothing_waits(state)
+        assert state.waiting is not None
+        output: dict[str, Any] = {"text": text}
+        if data is not None:
+            output["data"] = data
+        n = state.waiting["attempt"]
+        finished = {
+            "attempt": n,
+            "output": output,
+            "usage": {"seconds": time.time() - state.waiting["since"]},
+            "by": f"human:{by}",
+        }
+        await commit(store, state, [(ev.ATTEMPT_FINISHED, finished)], time.time())
+        return f"result recorded as attempt {n} of {item_id}"
+
+    return await retrying(act)
+
+
+async def cancel(store: Store, item_id: str, by: str, reason: str = "") -> str:
+    async def act() -> str:
+        state = await load_state(store, item_id)
+        if state.outcome is not None and state.outcome is not Outcome.ESCALATED:
+            raise InvalidAction(f"item {item_id} is already {state.outcome.value}")
+        data = {"by": f"human:{by}", "reason": reason or f"cancelled by {by}"}
+        await commit(store, state, [(ev.ITEM_CANCELLED, data)], time.time())
+        return f"{item_id} cancelled"
+
+    return await retrying(act)
+
+
+async def fleet_paused(store: Store) -> dict[str, dict[str, Any]]:
+    """Agents paused now, with who paused them and why."""
+    paused: dict[str, dict[str, Any]] = {}
+    for event in await store.load(FLEET_LOG):
+        if event.kind == ev.AGENT_PAUSED:
+            paused[event.data["agent"]] = dict(event.data, at=event.at)
+        elif event.kind == ev.AGENT_RESUMED:
+            paused.pop(event.data["agent"], None)
+    return paused
+
+
+async def set_paused(store: Store, agent: str, paused: bool, by: str, reason: str = "") -> str:
+    """The kill switch: stop (or restart) delegation to an agent on every engine."""
+
+    async def act() -> str:
+        log = await store.load(FLEET_LOG)
+        now_paused = agent in await fleet_paused(store)
+        if now_paused == paused:
+            return f"agent {agent} is already {'paused' if paused else 'active'}"
+        kind = ev.AGENT_PAUSED if paused else ev.AGENT_RESUMED
+        data = {"agent": agent, "by": f"human:{by}", "reason": reason}
+        prev = log[-1].hash if log else ""
+        await store.append(
+            FLEET_LOG, len(log), chain(FLEET_LOG, len(log), prev, time.time(), [(kind, data)])
+        )
+        return f"agent {agent} {'paused' if paused else 'resumed'}"
+
+    return await retrying(act)

@@ -1,0 +1,241 @@
+"""Watching and inspecting: status, show, events, inbox, metrics, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import click
+from rich.table import Table
+
+from .. import metrics
+from ..events import Event, verify_chain
+from ..ledger import load_state
+from ..store.base import Store
+from ..types import FINAL_STATUSES, Status
+from . import Context, main, pass_context
+from .render import ago, event_line, items_table, one_line, status_text, timeline
+
+FEED_PAGE = 1000
+
+
+def _json(ctx: Context, value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+@main.command("status")
+@click.option("--all", "show_all", is_flag=True, help="List finished items too.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def status_cmd(ctx: Context, show_all: bool, as_json: bool) -> None:
+    """Items by state, and the items still open."""
+
+    async def go(store: Store) -> tuple[dict[str, int], list[Any]]:
+        statuses = None if show_all else [s.value for s in Status if s not in FINAL_STATUSES]
+        return await store.counts(), await store.query(statuses=statuses, limit=None)
+
+    counts, rows = ctx.run(go)
+    if as_json:
+        _json(ctx, {"counts": counts, "items": [_row(r) for r in rows]})
+        return
+    if not counts:
+        ctx.console.print("no items yet: start with `baton run PLAYBOOK ITEMS`")
+        return
+    summary = Table.grid(padding=(0, 2))
+    order = [s.value for s in Status]
+    summary.add_row(*[status_text(s) for s in order if counts.get(s)])
+    summary.add_row(*[str(counts[s]) for s in order if counts.get(s)])
+    ctx.console.print(summary)
+    if rows:
+        ctx.console.print(items_table(rows, "open items" if not show_all else "items"))
+
+
+def _row(row: Any) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in row.__slots__}
+
+
+@main.command("show")
+@click.argument("item")
+@click.option("--json", "as_json", is_flag=True, help="The raw events, as JSON.")
+@pass_context
+def show_cmd(ctx: Context, item: str, as_json: bool) -> None:
+    """An item's whole timeline: attempts, outputs, checks with evidence, reviews, feedback."""
+
+    async def go(store: Store) -> tuple[Any, list[Event]]:
+        state = await load_state(store, item)
+        return state, await store.load(item)
+
+    state, events = ctx.run(go)
+    if as_json:
+        _json(ctx, [e.to_dict() for e in events])
+        return
+    status = "open" if state.outcome is None else state.outcome.value
+    ctx.console.print(
+        f"[bold]{item}[/bold]  {status}  {len(state.attempts)} attempt(s)  queue {state.queue}"
+    )
+    ctx.console.print(timeline(events))
+    if state.waiting:
+        ctx.console.print(_waiting_hint(item, state.waiting["wait"]), style="bright_magenta")
+
+
+def _waiting_hint(item: str, wait: str) -> str:
+    if wait == "work":
+        return f"waits for a person to do the work: baton submit-result {item} FILE"
+    if wait == "escalation":
+        return (
+            f"escalated to a person: baton request-changes {item} -m '...'"
+            f"  or  baton reject {item} -m '...'"
+        )
+    return (
+        f"waits for a review: baton approve {item}"
+        f"  |  request-changes {item} -m '...'  |  reject {item} -m '...'"
+    )
+
+
+async def feed(store: Store, after: int, follow: bool, item: str | None) -> AsyncIterator[Event]:
+    """The global event feed from `after`, and (with follow) what arrives next."""
+    while True:
+        page = await store.read(after, FEED_PAGE)
+        for event in page:
+            after = event.position
+            if item is None or event.log == item:
+                yield event
+        if len(page) < FEED_PAGE:
+            if not follow:
+                return
+            await asyncio.sleep(0.2)
+
+
+@main.command("events")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing events as they happen.")
+@click.option("--item", help="Only this item's events.")
+@click.option("--since", "after", type=int, default=0, help="Start after this global position.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_context
+def events_cmd(ctx: Context, follow: bool, item: str | None, after: int, as_json: bool) -> None:
+    """Print the event log (every process's events; --follow for a live tail)."""
+
+    async def go(store: Store) -> None:
+        async for event in feed(store, after, follow, item):
+            if as_json:
+                click.echo(json.dumps(event.to_dict(), ensure_ascii=False))
+            else:
+                ctx.console.print(
+                    f"{event.position:>7} {event_line(event)}", highlight=False, markup=False
+                )
+
+    try:
+        ctx.run(go)
+    except KeyboardInterrupt:
+        return
+
+
+@main.command("inbox")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def inbox_cmd(ctx: Context, as_json: bool) -> None:
+    """What waits for a person, oldest first: reviews to decide, work to do, escalations."""
+
+    async def go(store: Store) -> list[dict[str, Any]]:
+        rows = await store.query(waiting=True, limit=None)
+        out = []
+        for row in rows:
+            state = await load_state(store, row.item_id)
+            waiting = state.waiting or {}
+            out.append(
+                {
+                    "item": row.item_id,
+                    "wait": waiting.get("wait"),
+                    "since": waiting.get("since"),
+                    "reviewer": waiting.get("reviewer"),
+                    "attempt": waiting.get("attempt"),
+                    "reason": waiting.get("reason") or waiting.get("prompt") or "",
+                    "objective": row.objective,
+                }
+            )
+        return sorted(out, key=lambda r: r["since"] or 0)
+
+    entries = ctx.run(go)
+    if as_json:
+        _json(ctx, entries)
+        return
+    if not entries:
+        ctx.console.print("the inbox is empty: nothing waits for a person")
+        return
+    table = Table(title=f"{len(entries)} waiting for a person")
+    for column in ("item", "waits for", "since", "objective", "why", "act"):
+        table.add_column(column, overflow="fold" if column in ("item", "act") else "ellipsis")
+    now = time.time()
+    for e in entries:
+        what = {"review": f"review ({e['reviewer']})", "work": "the work"}.get(e["wait"], e["wait"])
+        act = {
+            "review": "approve / request-changes / reject",
+            "work": "submit-result",
+            "escalation": "request-changes / reject",
+        }[e["wait"]]
+        table.add_row(
+            e["item"],
+            what,
+            ago(e["since"], now),
+            one_line(e["objective"], 50),
+            one_line(e["reason"], 50),
+            act,
+        )
+    ctx.console.print(table)
+
+
+@main.command("metrics")
+@click.option("--json", "as_json", is_flag=True, help="Every figure as JSON.")
+@pass_context
+def metrics_cmd(ctx: Context, as_json: bool) -> None:
+    """Throughput, cycle time, first-pass yield, rates, cost: computed from the event log."""
+
+    async def go(store: Store) -> metrics.Metrics:
+        return metrics.compute([e async for e in feed(store, 0, False, None)], now=time.time())
+
+    figures = ctx.run(go)
+    if as_json:
+        _json(ctx, figures.to_dict())
+        return
+    table = Table(title="baton metrics (from the event log)", show_header=False)
+    for label, value in metrics.headline(figures):
+        table.add_row(label, value)
+    ctx.console.print(table)
+    ctx.console.print(metrics.agent_table(figures))
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Check the tamper-evident record."""
+
+
+@audit_group.command("verify")
+@pass_context
+def audit_verify_cmd(ctx: Context) -> None:
+    """Recompute every log's hash chain; report the first broken link of each log."""
+
+    async def go(store: Store) -> tuple[int, int, list[Any]]:
+        logs: dict[str, None] = {}
+        total = 0
+        async for event in feed(store, 0, False, None):
+            logs.setdefault(event.log, None)
+            total += 1
+        broken = []
+        for log in logs:
+            link = verify_chain(await store.load(log))
+            if link is not None:
+                broken.append(link)
+        return len(logs), total, broken
+
+    logs, total, broken = ctx.run(go)
+    if not broken:
+        ctx.console.print(f"audit ok: {total} events in {logs} logs, every hash chain holds")
+        return
+    for link in broken:
+        ctx.console.print(
+            f"BROKEN: log {link.log} at event #{link.seq}: {link.reason}", style="red"
+        )
+    raise SystemExit(1)

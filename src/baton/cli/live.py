@@ -1,0 +1,120 @@
+"""The live terminal view of a run: items by state, attempts, checks and a progress bar.
+
+On a terminal it redraws in place; otherwise (a pipe, a CI log) it prints one line per
+event, so the same run reads well in both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, deque
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from .. import events as ev
+from ..bus import Bus
+from ..events import Event
+from ..ledger import summarize
+from ..state import ItemState, fold
+from ..store.base import Store
+from ..types import FINAL_STATUSES
+from .render import STATUS_STYLE, event_line, status_text
+
+ORDER = list(STATUS_STYLE)
+
+
+class LiveView:
+    """Follows the bus; keeps each watched item's state folded from its events."""
+
+    def __init__(
+        self, console: Console, bus: Bus, store: Store, states: dict[str, ItemState], *, live: bool
+    ) -> None:
+        self.console = console
+        self.store = store
+        self.states = states
+        self.live = live
+        self.subscription = bus.subscribe()
+        self.recent: deque[str] = deque(maxlen=12)
+        self.attempts = sum(len(s.attempts) for s in states.values())
+        self.checks: Counter[bool] = Counter()
+        self.started = time.time()
+        self.progress = Progress(
+            TextColumn("[bold]items"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.completed}/{task.total} finished"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.bar = self.progress.add_task("items", total=len(states))
+        self._status = {i: summarize(s, self.started).status for i, s in states.items()}
+        self._stale: set[str] = set()
+
+    def statuses(self) -> Counter[str]:
+        return Counter(self._status.values())
+
+    def _apply(self, event: Event) -> None:
+        state = self.states.get(event.log)
+        if state is None or event.seq <= state.version:
+            return
+        if event.seq > state.version + 1:  # someone else (a person, another process) wrote
+            self._stale.add(event.log)
+            return
+        state.apply(event)
+        self._status[event.log] = summarize(state, event.at).status
+        if event.kind == ev.ATTEMPT_STARTED:
+            self.attempts += 1
+        elif event.kind == ev.CHECK_RECORDED:
+            self.checks[bool(event.data["passed"])] += 1
+        line = event_line(event)
+        if self.live:
+            self.recent.append(line)
+        else:
+            self.console.print(line, highlight=False, markup=False)
+
+    def render(self) -> RenderableType:
+        finished = sum(1 for s in self._status.values() if s in FINAL_STATUSES)
+        self.progress.update(self.bar, completed=finished)
+        counts = self.statuses()
+        table = Table.grid(padding=(0, 2))
+        table.add_row(*[status_text(s) for s in ORDER if counts.get(s)])
+        table.add_row(*[Text(str(counts[s])) for s in ORDER if counts.get(s)])
+        checks = f"checks {self.checks[True]} passed / {self.checks[False]} failed"
+        stats = Text(f"attempts {self.attempts}   {checks}", style="dim")
+        recent = Text("\n".join(self.recent), style="dim", no_wrap=True, overflow="ellipsis")
+        return Group(self.progress, table, stats, recent)
+
+    async def follow(self, done: asyncio.Event) -> None:
+        """Show events until `done` is set, then drain what is left."""
+        if not self.live:
+            await self._consume(done)
+            return
+        with Live(
+            self.render(), console=self.console, refresh_per_second=8, transient=False
+        ) as live:
+            consumer = asyncio.create_task(self._consume(done))
+            while not consumer.done():
+                live.update(self.render())
+                await asyncio.sleep(0.125)
+            await consumer
+            live.update(self.render())
+
+    async def _consume(self, done: asyncio.Event) -> None:
+        queue = self.subscription.queue
+        while not (done.is_set() and queue.empty()):
+            try:
+                event = await asyncio.wait_for(queue.get(), timeout=0.1)
+            except TimeoutError:
+                continue
+            self._apply(event)
+            for item_id in list(self._stale):
+                self._stale.discard(item_id)
+                state = fold(item_id, await self.store.load(item_id))
+                self.states[item_id] = state
+                self._status[item_id] = summarize(state, time.time()).status
+        self.subscription.close()

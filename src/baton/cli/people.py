@@ -1,0 +1,240 @@
+"""The human in the loop and the fleet: approve, request-changes, reject, submit-result,
+cancel, agents (list, pause, resume)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from .. import actions
+from ..errors import InputError, NotFound
+from ..ledger import load_state
+from ..playbook import load_playbook
+from ..store.base import Store
+from ..types import Decision, Status
+from . import Context, main, pass_context, whoami
+
+by_option = click.option(
+    "--by", default=whoami, show_default="$BATON_USER or your login", help="Who decides (recorded)."
+)
+
+
+def _decide(
+    ctx: Context, item: str, decision: Decision, by: str, message: str, **reopen: Any
+) -> None:
+    result = ctx.run(
+        lambda store: actions.decide_review(store, item, decision, by, message, **reopen)
+    )
+    ctx.console.print(result, highlight=False)
+
+
+@main.command("approve")
+@click.argument("item")
+@click.option("-m", "--message", default="", help="A comment kept with the decision.")
+@by_option
+@pass_context
+def approve_cmd(ctx: Context, item: str, message: str, by: str) -> None:
+    """Approve the attempt ITEM waits on; the engine carries on with it."""
+    _decide(ctx, item, Decision.APPROVE, by, message)
+
+
+@main.command("request-changes")
+@click.argument("item")
+@click.option("-m", "--message", required=True, help="What to change: handed to the next attempt.")
+@click.option(
+    "--attempts",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="For an escalated item: attempts to add.",
+)
+@click.option(
+    "--tokens",
+    default=0,
+    type=click.IntRange(0),
+    help="For an escalated item: tokens to add to its budget.",
+)
+@click.option(
+    "--cost",
+    default=0.0,
+    type=click.FloatRange(0),
+    help="For an escalated item: cost to add to its budget.",
+)
+@by_option
+@pass_context
+def request_changes_cmd(
+    ctx: Context, item: str, message: str, attempts: int, tokens: int, cost: float, by: str
+) -> None:
+    """Send ITEM back for another attempt with your comments (also reopens an escalated item)."""
+    _decide(
+        ctx,
+        item,
+        Decision.REQUEST_CHANGES,
+        by,
+        message,
+        attempts=attempts,
+        tokens=tokens,
+        cost=cost,
+    )
+
+
+@main.command("reject")
+@click.argument("item")
+@click.option("-m", "--message", required=True, help="Why: kept with the decision.")
+@by_option
+@pass_context
+def reject_cmd(ctx: Context, item: str, message: str, by: str) -> None:
+    """Reject the attempt ITEM waits on (the playbook's on_reject says what follows)."""
+    _decide(ctx, item, Decision.REJECT, by, message)
+
+
+@main.command("submit-result")
+@click.argument("item")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "--json", "as_json", is_flag=True, help="The file is JSON: keep it as structured data too."
+)
+@by_option
+@pass_context
+def submit_result_cmd(ctx: Context, item: str, file: str, as_json: bool, by: str) -> None:
+    """Deliver the work for ITEM (whose agent is a person) from FILE ('-' for stdin)."""
+    text = click.get_text_stream("stdin").read() if file == "-" else _read(file)
+    data = None
+    if as_json:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{file}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})"
+            ) from None
+    result = ctx.run(lambda store: actions.submit_result(store, item, by, text, data))
+    ctx.console.print(result, highlight=False)
+
+
+def _read(file: str) -> str:
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"{file}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{file}: cannot read: {exc}") from None
+
+
+@main.command("cancel")
+@click.argument("item")
+@click.option("-m", "--message", default="", help="Why.")
+@by_option
+@pass_context
+def cancel_cmd(ctx: Context, item: str, message: str, by: str) -> None:
+    """Cancel ITEM: no further step runs; its record stays."""
+    ctx.console.print(
+        ctx.run(lambda store: actions.cancel(store, item, by, message)), highlight=False
+    )
+
+
+@main.group("agents", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def agents_group(click_ctx: click.Context, as_json: bool) -> None:
+    """The fleet: each agent's state and load. Subcommands pause and resume one."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx: Context = click_ctx.find_object(Context)
+    rows = ctx.run(_fleet)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        ctx.console.print(
+            "no agents known yet: agents appear once a playbook's items are submitted"
+        )
+        return
+    table = Table(title="agents")
+    for column in (
+        "agent",
+        "playbook",
+        "kind",
+        "state",
+        "running",
+        "concurrency",
+        "attempts",
+        "note",
+    ):
+        table.add_column(column)
+    for r in rows:
+        state = "[red]paused[/red]" if r["paused"] else "[green]active[/green]"
+        table.add_row(
+            r["agent"],
+            r["playbook"],
+            r["kind"],
+            state,
+            str(r["running"]),
+            str(r["concurrency"]),
+            str(r["attempts"]),
+            r["note"],
+        )
+    ctx.console.print(table)
+
+
+async def _fleet(store: Store) -> list[dict[str, Any]]:
+    """Agents of every playbook with items in the store, with pause state and load."""
+    paused = await actions.fleet_paused(store)
+    books: dict[str, Any] = {}
+    for row in await store.query(limit=None):
+        if row.queue in books:
+            continue
+        first = (await store.load(row.item_id))[0]
+        path = (first.data.get("playbook") or {}).get("path")
+        try:
+            books[row.queue] = load_playbook(path) if path else None
+        except Exception:  # a playbook that moved or broke still lets us list the rest
+            books[row.queue] = None
+    running: dict[str, int] = {}
+    attempts: dict[str, int] = {}
+    for row in await store.query(statuses=[Status.RUNNING.value], limit=None):
+        state = await load_state(store, row.item_id)
+        if state.current is not None and state.current.in_flight:
+            running[state.current.agent] = running.get(state.current.agent, 0) + 1
+    for row in await store.query(limit=None):
+        attempts[row.queue] = attempts.get(row.queue, 0) + row.attempts
+    rows = []
+    for queue, book in books.items():
+        if book is None:
+            continue
+        for name, slot in book.agents.items():
+            rows.append(
+                {
+                    "agent": name,
+                    "playbook": queue,
+                    "kind": type(slot.agent).__name__.removesuffix("Agent").lower() or "custom",
+                    "paused": name in paused,
+                    "running": running.get(name, 0),
+                    "concurrency": slot.concurrency,
+                    "attempts": attempts.get(queue, 0),
+                    "note": (paused.get(name) or {}).get("reason", "") or "",
+                }
+            )
+    return rows
+
+
+@agents_group.command("pause")
+@click.argument("name")
+@click.option("-m", "--message", default="", help="Why (recorded).")
+@by_option
+@pass_context
+def pause_cmd(ctx: Context, name: str, message: str, by: str) -> None:
+    """Stop delegating to agent NAME on every engine (takes effect within a second)."""
+    ctx.console.print(ctx.run(lambda store: actions.set_paused(store, name, True, by, message)))
+
+
+@agents_group.command("resume")
+@click.argument("name")
+@by_option
+@pass_context
+def resume_agent_cmd(ctx: Context, name: str, by: str) -> None:
+    """Start delegating to agent NAME again."""
+    ctx.console.print(ctx.run(lambda store: actions.set_paused(store, name, False, by)))

@@ -1,0 +1,200 @@
+"""Turning events, items and metrics into text for the terminal."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from .. import events as ev
+from ..events import Event
+from ..store.base import ItemSummary
+
+STATUS_STYLE = {
+    "scoping": "cyan",
+    "running": "blue",
+    "reviewing": "magenta",
+    "verifying": "yellow",
+    "refining": "dark_orange",
+    "waiting_human": "bold bright_magenta",
+    "accepted": "green",
+    "escalated": "bold red",
+    "failed": "red",
+    "cancelled": "dim",
+}
+
+
+def clock(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(at))
+
+
+def ago(at: float, now: float | None = None) -> str:
+    seconds = max(0.0, (now or time.time()) - at)
+    if seconds < 90:
+        return f"{seconds:.0f}s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.1f}h ago"
+
+
+def one_line(text: str, limit: int = 80) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe(event: Event) -> str:
+    """One line saying what an event means."""
+    d = event.data
+    n = d.get("attempt")
+    match event.kind:
+        case ev.ITEM_SUBMITTED:
+            return f"submitted: {one_line(d['spec'].get('objective', ''), 60)}"
+        case ev.ITEM_SCOPED:
+            plan = d["plan"]
+            cascade = " > ".join(plan["cascade"])
+            return f"scoped: cascade {cascade}, {plan['budget']['attempts']} attempts"
+        case ev.ATTEMPT_STARTED:
+            return f"attempt {n} started on {d['agent']}"
+        case ev.ATTEMPT_FINISHED:
+            seconds = (d.get("usage") or {}).get("seconds") or 0
+            text = one_line(d["output"].get("text", ""), 50)
+            return f"attempt {n} finished in {seconds:.2f}s: {text}"
+        case ev.ATTEMPT_FAILED:
+            return f"attempt {n} failed: {one_line(d['error'], 70)}"
+        case ev.ATTEMPT_ABANDONED:
+            return f"attempt {n} abandoned: {d.get('reason', '')}"
+        case ev.REVIEW_DECIDED:
+            comments = f": {one_line(d['comments'], 50)}" if d.get("comments") else ""
+            return f"review by {d['reviewer']} ({d.get('by', '')}): {d['decision']}{comments}"
+        case ev.REVIEW_FAILED:
+            return f"reviewer {d['reviewer']} could not decide: {one_line(d['error'], 60)}"
+        case ev.CHECK_RECORDED:
+            verdict = "passed" if d["passed"] else "FAILED"
+            return f"check {d['verifier']} {verdict} ({d.get('seconds', 0):.2f}s)"
+        case ev.FEEDBACK_CREATED:
+            return f"feedback for attempt {n + 1}: {len(d['feedback'])} point(s)"
+        case ev.HUMAN_REQUESTED:
+            what = {"work": "the work", "review": f"review ({d.get('reviewer')})"}.get(
+                d["wait"], d["wait"]
+            )
+            return f"waiting for a person: {what}"
+        case ev.ITEM_ACCEPTED:
+            return f"ACCEPTED (attempt {n} by {d['agent']})"
+        case ev.ITEM_ESCALATED:
+            return f"ESCALATED: {d['reason']}"
+        case ev.ITEM_REOPENED:
+            return f"reopened by {d['by']} with {d.get('extra_attempts', 1)} more attempt(s)"
+        case ev.ITEM_FAILED:
+            return f"FAILED: {one_line(d['reason'], 70)}"
+        case ev.ITEM_CANCELLED:
+            return f"cancelled by {d.get('by', '?')}"
+        case ev.AGENT_PAUSED:
+            return f"agent {d['agent']} paused by {d['by']}"
+        case ev.AGENT_RESUMED:
+            return f"agent {d['agent']} resumed by {d['by']}"
+    return event.kind
+
+
+def event_line(event: Event) -> str:
+    return f"{clock(event.at)} {event.log} #{event.seq} {describe(event)}"
+
+
+def status_text(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status, ""))
+
+
+def items_table(rows: Iterable[ItemSummary], title: str = "") -> Table:
+    table = Table(title=title or None, show_lines=False)
+    for column in ("item", "status", "attempts", "waiting", "updated", "objective"):
+        table.add_column(column, overflow="fold" if column == "item" else "ellipsis")
+    now = time.time()
+    for row in rows:
+        table.add_row(
+            row.item_id,
+            status_text(row.status),
+            str(row.attempts),
+            row.waiting or "",
+            ago(row.updated_at, now),
+            one_line(row.objective, 60),
+        )
+    return table
+
+
+def _block(title: str, body: str, lexer: str | None = None) -> RenderableType:
+    if lexer:
+        return Panel(Syntax(body, lexer, word_wrap=True), title=title, title_align="left")
+    return Panel(Text(body), title=title, title_align="left")
+
+
+def _as_text(value: Any) -> tuple[str, str | None]:
+    if isinstance(value, dict | list):
+        return json.dumps(value, indent=2, ensure_ascii=False), "json"
+    return str(value), None
+
+
+def timeline(events: list[Event]) -> RenderableType:
+    """An item's whole story: each attempt's input and output, checks, reviews, feedback."""
+    parts: list[RenderableType] = []
+    for event in events:
+        d = event.data
+        head = Text(f"{clock(event.at)} #{event.seq} ", style="dim")
+        head.append(describe(event), style=_style(event))
+        parts.append(head)
+        if event.kind == ev.ITEM_SUBMITTED:
+            spec = d["spec"]
+            parts.append(_block("objective", spec.get("objective", "")))
+            if spec.get("inputs"):
+                parts.append(_block("inputs", *_as_text(spec["inputs"])))
+        elif event.kind == ev.ATTEMPT_STARTED:
+            task = d.get("task", {})
+            if task.get("feedback"):
+                parts.append(
+                    _block(f"feedback given to attempt {d['attempt']}", *_as_text(task["feedback"]))
+                )
+        elif event.kind == ev.ATTEMPT_FINISHED:
+            out = d["output"]
+            body, lexer = _as_text(out["data"]) if "data" in out else _as_text(out.get("text", ""))
+            parts.append(_block(f"output of attempt {d['attempt']}", body, lexer))
+            usage = d.get("usage") or {}
+            parts.append(Text(f"  usage: {_usage(usage)}", style="dim"))
+        elif event.kind in (ev.ATTEMPT_FAILED, ev.REVIEW_FAILED):
+            parts.append(_block("error", d["error"]))
+        elif event.kind == ev.CHECK_RECORDED and d.get("evidence"):
+            parts.append(_block(f"evidence from {d['verifier']}", d["evidence"]))
+        elif event.kind == ev.REVIEW_DECIDED and d.get("comments"):
+            parts.append(_block(f"comments from {d['reviewer']}", d["comments"]))
+        elif event.kind == ev.FEEDBACK_CREATED:
+            for entry in d["feedback"]:
+                parts.append(Text(f"  - {entry['source']}: {one_line(entry['message'], 120)}"))
+        elif event.kind == ev.HUMAN_REQUESTED and d.get("prompt"):
+            parts.append(Text(f"  {d['prompt']}", style="bright_magenta"))
+    return Group(*parts)
+
+
+def _usage(usage: dict[str, Any]) -> str:
+    bits = [f"{usage.get('seconds', 0):.2f}s"]
+    tokens = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+    if tokens:
+        bits.append(f"{tokens} tokens")
+    if usage.get("cost"):
+        bits.append(f"${usage['cost']:.4f}")
+    return ", ".join(bits)
+
+
+def _style(event: Event) -> str:
+    if event.kind == ev.ITEM_ACCEPTED or (event.kind == ev.CHECK_RECORDED and event.data["passed"]):
+        return "green"
+    if event.kind in (ev.ITEM_FAILED, ev.ITEM_ESCALATED, ev.ATTEMPT_FAILED, ev.REVIEW_FAILED):
+        return "red"
+    if event.kind == ev.CHECK_RECORDED:
+        return "red"
+    if event.kind == ev.HUMAN_REQUESTED:
+        return "bright_magenta"
+    return ""

@@ -1,0 +1,312 @@
+"""Every figure baton reports, folded from the event log in one pass.
+
+Definitions (each item counts once, by its latest outcome):
+- finished: items whose outcome is accepted, escalated or failed (cancelled is left out of
+  the rates: nobody's work was judged).
+- throughput: accepted items per hour between the first and the last event (or `now`).
+- cycle time: item.submitted to its latest outcome event, for finished items; p50/p90
+  by linear interpolation between closest ranks.
+- first-pass yield: accepted items that took exactly one attempt / finished items.
+- attempts per accepted item: mean attempts started by accepted items.
+- review rejection rate: decisions other than approve / all review decisions.
+- verification pass rate: passed checks / all recorded checks.
+- escalation rate: escalated items / finished items.
+- human wait: from human.requested (work or review) to the event that answered it, and
+  from item.escalated to the person's reopen / reject / cancel.
+- tokens and cost: everything spent (attempts, reviews, checks), and per accepted item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.table import Table
+
+from . import events as ev
+from .events import Event
+from .types import FLEET_LOG
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0..100) by linear interpolation; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass
+class AgentScore:
+    """One agent's record: its attempts and what became of them."""
+
+    agent: str
+    attempts: int = 0
+    finished: int = 0
+    failed: int = 0
+    abandoned: int = 0
+    accepted: int = 0
+    first_pass_accepted: int = 0
+    seconds: list[float] = field(default_factory=list)
+    tokens: int = 0
+    cost: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "attempts": self.attempts,
+            "finished": self.finished,
+            "failed": self.failed,
+            "abandoned": self.abandoned,
+            "accepted": self.accepted,
+            "first_pass_accepted": self.first_pass_accepted,
+            "acceptance_rate": _ratio(self.accepted, self.finished + self.failed),
+            "seconds_mean": _ratio(sum(self.seconds), len(self.seconds)),
+            "seconds_p90": percentile(self.seconds, 90),
+            "tokens": self.tokens,
+            "cost": self.cost,
+            "cost_per_accepted": _ratio(self.cost, self.accepted),
+        }
+
+
+@dataclass
+class _Item:
+    submitted: float
+    outcome: str | None = None
+    ended: float | None = None
+    attempts: int = 0
+    agents: dict[int, str] = field(default_factory=dict)
+    waits: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Metrics:
+    items: dict[str, int]
+    window_seconds: float
+    throughput_per_hour: float | None
+    cycle_p50: float | None
+    cycle_p90: float | None
+    first_pass_yield: float | None
+    attempts_per_accepted: float | None
+    reviews: int
+    review_rejection_rate: float | None
+    checks: int
+    verification_pass_rate: float | None
+    escalation_rate: float | None
+    human_waits: int
+    human_wait_p50: float | None
+    human_wait_p90: float | None
+    human_wait_total: float
+    human_waiting_now: int
+    tokens: int
+    cost: float
+    tokens_per_accepted: float | None
+    cost_per_accepted: float | None
+    agents: list[AgentScore]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["agents"] = [a.to_dict() for a in self.agents]
+        return out
+
+
+def compute(events: Iterable[Event], now: float | None = None) -> Metrics:
+    """Fold events (any logs, in position order) into every figure."""
+    items: dict[str, _Item] = {}
+    scores: dict[str, AgentScore] = {}
+    first = last = None
+    reviews = rejected = checks = passed = 0
+    tokens = 0
+    cost = 0.0
+    waits: list[float] = []
+
+    def spend(usage: dict[str, Any] | None, score: AgentScore | None = None) -> None:
+        nonlocal tokens, cost
+        if not usage:
+            return
+        t = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+        c = float(usage.get("cost", 0.0))
+        tokens += t
+        cost += c
+        if score is not None:
+            score.tokens += t
+            score.cost += c
+
+    for e in events:
+        if e.log == FLEET_LOG:
+            continue
+        first = e.at if first is None else first
+        last = e.at
+        d = e.data
+        if e.kind == ev.ITEM_SUBMITTED:
+            items[e.log] = _Item(e.at)
+            continue
+        item = items.get(e.log)
+        if item is None:
+            continue
+        match e.kind:
+            case ev.ATTEMPT_STARTED:
+                item.attempts += 1
+                item.agents[d["attempt"]] = d["agent"]
+                scores.setdefault(d["agent"], AgentScore(d["agent"])).attempts += 1
+            case ev.ATTEMPT_FINISHED | ev.ATTEMPT_FAILED | ev.ATTEMPT_ABANDONED:
+                score = scores.setdefault(item.agents.get(d["attempt"], "?"), AgentScore("?"))
+                if e.kind == ev.ATTEMPT_FINISHED:
+                    score.finished += 1
+                elif e.kind == ev.ATTEMPT_FAILED:
+                    score.failed += 1
+                else:
+                    score.abandoned += 1
+                usage = d.get("usage") or {}
+                if e.kind != ev.ATTEMPT_ABANDONED and usage.get("seconds") is not None:
+                    score.seconds.append(float(usage["seconds"]))
+                spend(usage, score)
+                if "work" in item.waits and e.kind != ev.ATTEMPT_ABANDONED:
+                    waits.append(e.at - item.waits.pop("work"))
+            case ev.REVIEW_DECIDED:
+                reviews += 1
+                rejected += d["decision"] != "approve"
+                spend(d.get("usage"))
+                if "review" in item.waits:
+                    waits.append(e.at - item.waits.pop("review"))
+            case ev.REVIEW_FAILED:
+                spend(d.get("usage"))
+            case ev.CHECK_RECORDED:
+                checks += 1
+                passed += bool(d["passed"])
+                spend(d.get("usage"))
+            case ev.HUMAN_REQUESTED:
+                item.waits[d["wait"]] = e.at
+            case ev.ITEM_ACCEPTED | ev.ITEM_ESCALATED | ev.ITEM_FAILED | ev.ITEM_CANCELLED:
+                item.outcome = e.kind.removeprefix("item.")
+                item.ended = e.at
+                if e.kind == ev.ITEM_ESCALATED:
+                    item.waits["escalation"] = e.at
+                else:
+                    for since in item.waits.values():
+                        waits.append(e.at - since)
+                    item.waits.clear()
+                if e.kind == ev.ITEM_ACCEPTED:
+                    score = scores.setdefault(d["agent"], AgentScore(d["agent"]))
+                    score.accepted += 1
+                    score.first_pass_accepted += item.attempts == 1
+            case ev.ITEM_REOPENED:
+                if "escalation" in item.waits:
+                    waits.append(e.at - item.waits.pop("escalation"))
+                item.outcome = None
+                item.ended = None
+
+    counts = {
+        "submitted": len(items),
+        "accepted": 0,
+        "escalated": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "in_progress": 0,
+    }
+    for item in items.values():
+        counts[item.outcome or "in_progress"] += 1
+    finished = [i for i in items.values() if i.outcome in ("accepted", "escalated", "failed")]
+    accepted = [i for i in items.values() if i.outcome == "accepted"]
+    end = now if now is not None else last
+    window = (end - first) if first is not None and end is not None else 0.0
+    open_waits = sum(len(i.waits) for i in items.values())
+    return Metrics(
+        items=counts,
+        window_seconds=window,
+        throughput_per_hour=_ratio(len(accepted) * 3600, window),
+        cycle_p50=percentile([i.ended - i.submitted for i in finished if i.ended], 50),
+        cycle_p90=percentile([i.ended - i.submitted for i in finished if i.ended], 90),
+        first_pass_yield=_ratio(sum(1 for i in accepted if i.attempts == 1), len(finished)),
+        attempts_per_accepted=_ratio(sum(i.attempts for i in accepted), len(accepted)),
+        reviews=reviews,
+        review_rejection_rate=_ratio(rejected, reviews),
+        checks=checks,
+        verification_pass_rate=_ratio(passed, checks),
+        escalation_rate=_ratio(counts["escalated"], len(finished)),
+        human_waits=len(waits),
+        human_wait_p50=percentile(waits, 50),
+        human_wait_p90=percentile(waits, 90),
+        human_wait_total=sum(waits),
+        human_waiting_now=open_waits,
+        tokens=tokens,
+        cost=cost,
+        tokens_per_accepted=_ratio(tokens, len(accepted)),
+        cost_per_accepted=_ratio(cost, len(accepted)),
+        agents=sorted(scores.values(), key=lambda s: s.agent),
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def headline(m: Metrics) -> list[tuple[str, str]]:
+    """The figures as (label, value) rows for a terminal."""
+    return [
+        ("items", ", ".join(f"{k} {v}" for k, v in m.items.items() if v)),
+        ("throughput", f"{_num(m.throughput_per_hour, 1)} accepted/hour"),
+        ("cycle time p50 / p90", f"{_secs(m.cycle_p50)} / {_secs(m.cycle_p90)}"),
+        ("first-pass yield", _pct(m.first_pass_yield)),
+        ("attempts per accepted item", _num(m.attempts_per_accepted)),
+        ("review rejection rate", f"{_pct(m.review_rejection_rate)} of {m.reviews}"),
+        ("verification pass rate", f"{_pct(m.verification_pass_rate)} of {m.checks}"),
+        ("escalation rate", _pct(m.escalation_rate)),
+        (
+            "human wait p50 / p90 / total",
+            f"{_secs(m.human_wait_p50)} / {_secs(m.human_wait_p90)} / "
+            f"{m.human_wait_total:.1f}s ({m.human_waiting_now} waiting now)",
+        ),
+        (
+            "tokens / cost per accepted item",
+            f"{_num(m.tokens_per_accepted, 0)} / {_num(m.cost_per_accepted, 4)}",
+        ),
+    ]
+
+
+def agent_table(m: Metrics) -> Table:
+    table = Table(title="agents")
+    for column in (
+        "agent",
+        "attempts",
+        "accepted",
+        "first pass",
+        "failed",
+        "abandoned",
+        "acceptance",
+        "mean s",
+        "tokens",
+        "cost",
+    ):
+        table.add_column(column)
+    for score in m.agents:
+        s = score.to_dict()
+        table.add_row(
+            score.agent,
+            str(score.attempts),
+            str(score.accepted),
+            str(score.first_pass_accepted),
+            str(score.failed),
+            str(score.abandoned),
+            _pct(s["acceptance_rate"]),
+            _secs(s["seconds_mean"]),
+            str(score.tokens),
+            f"{score.cost:.4f}",
+        )
+    return table
