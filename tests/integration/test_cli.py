@@ -1,0 +1,257 @@
+"""The real `baton` command in subprocesses, against a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Baton, spawn_baton
+
+CLEANER = """\
+def clean(task):
+    name = task.inputs["name"]
+    fixed = " ".join(part.capitalize() for part in name.split())
+    if task.attempt == 1 and "strict" in task.inputs:
+        return {"name": name}
+    return {"name": fixed}
+"""
+
+PLAYBOOK = """\
+name: names
+agents:
+  cleaner:
+    kind: python
+    function: cleaner:clean
+reviewers:
+  auto:
+    kind: policy
+    checks_passed: true
+    max_risk: low
+    otherwise: human
+verifiers:
+  capitalised:
+    kind: regex
+    field: name
+    pattern: "^([A-Z][a-z]+ ?)+$"
+policy:
+  order: [verify, review]
+budget:
+  attempts: 2
+"""
+
+
+def write_project(folder: Path, playbook: str = PLAYBOOK) -> None:
+    (folder / "cleaner.py").write_text(CLEANER)
+    (folder / "playbook.yaml").write_text(playbook)
+    items = [
+        {"id": "a", "objective": "clean a name", "inputs": {"name": "ada lovelace"}},
+        {
+            "id": "b",
+            "objective": "clean a name",
+            "inputs": {"name": "alan  turing", "strict": True},
+        },
+    ]
+    (folder / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+
+
+def test_run_show_status_metrics_audit(tmp_path: Path, baton: Baton) -> None:
+    write_project(tmp_path)
+    run = baton("run", "playbook.yaml", "items.jsonl", "--no-live")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "ACCEPTED" in run.stdout and "a #" in run.stdout
+
+    shown = baton("show", "b", check=True).stdout
+    # the first attempt failed its check; its evidence and the feedback are in the timeline
+    assert "check capitalised FAILED" in shown
+    assert "feedback given to attempt 2" in shown
+    assert "ACCEPTED (attempt 2 by cleaner)" in shown
+
+    status = json.loads(baton("status", "--all", "--json", check=True).stdout)
+    assert status["counts"] == {"accepted": 2}
+
+    figures = json.loads(baton("metrics", "--json", check=True).stdout)
+    assert figures["items"]["accepted"] == 2
+
+    assert "every hash chain holds" in baton("audit", "verify", check=True).stdout
+
+
+def test_tampering_is_found_by_audit(tmp_path: Path, baton: Baton) -> None:
+    write_project(tmp_path)
+    baton("run", "playbook.yaml", "items.jsonl", "--no-live", check=True)
+    db = sqlite3.connect(tmp_path / ".baton" / "baton.db")
+    db.execute("UPDATE events SET data = replace(data, 'ada lovelace', 'mallory') WHERE log = 'a'")
+    db.commit()
+    db.close()
+    audit = baton("audit", "verify")
+    assert audit.returncode == 1
+    assert "BROKEN: log a at event #1: content does not match its hash" in audit.stdout
+
+
+def test_malformed_playbook_names_file_line_and_field_and_runs_nothing(
+    tmp_path: Path, baton: Baton
+) -> None:
+    write_project(
+        tmp_path,
+        PLAYBOOK.replace("attempts: 2", "attempts: 0").replace("kind: regex", "kind: regexp"),
+    )
+    run = baton("run", "playbook.yaml", "items.jsonl", "--no-live")
+    assert run.returncode == 2
+    assert (
+        "playbook.yaml:14: verifiers.capitalised.kind: unknown verifier kind 'regexp'" in run.stderr
+    )
+    assert (
+        "playbook.yaml:20: budget.attempts: Input should be greater than or equal to 1, got 0"
+        in run.stderr
+    )
+    assert not (tmp_path / ".baton" / "baton.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('{"id": "x"}', "items.jsonl:1: objective: required field is missing"),
+        (
+            '{"objective": "x", "acceptance": ["nope"]}',
+            "items.jsonl:1: acceptance[0]: unknown verifier 'nope'",
+        ),
+        (
+            '{"objective": "x", "risk": "extreme"}',
+            "items.jsonl:1: risk: Input should be 'low', 'medium' or 'high'",
+        ),
+        ("{not json", "items.jsonl:1: invalid JSON"),
+    ],
+)
+def test_invalid_items_are_rejected_before_anything_is_submitted(
+    tmp_path: Path, baton: Baton, line: str, expected: str
+) -> None:
+    write_project(tmp_path)
+    (tmp_path / "items.jsonl").write_text(line + "\n")
+    run = baton("run", "playbook.yaml", "items.jsonl", "--no-live")
+    assert run.returncode == 2
+    assert expected in run.stderr
+    assert not (tmp_path / ".baton" / "baton.db").exists()
+
+
+def test_unknown_item_and_wrong_actions_are_clear_errors(tmp_path: Path, baton: Baton) -> None:
+    write_project(tmp_path)
+    baton("run", "playbook.yaml", "items.jsonl", "--no-live", check=True)
+    missing = baton("show", "nope")
+    assert missing.returncode == 2 and "no item 'nope'" in missing.stderr
+    approve = baton("approve", "a")
+    assert (
+        approve.returncode == 2
+        and "item a is accepted; nothing waits for a person" in approve.stderr
+    )
+
+
+HUMAN_GATE = PLAYBOOK  # risk above low goes to a person
+
+
+def test_human_gate_from_another_terminal_while_run_keeps_going(
+    tmp_path: Path, baton: Baton
+) -> None:
+    write_project(tmp_path, HUMAN_GATE)
+    items = [
+        {"id": "low", "objective": "clean", "inputs": {"name": "grace hopper"}},
+        {"id": "high", "objective": "clean", "risk": "high", "inputs": {"name": "edsger dijkstra"}},
+    ]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    running = spawn_baton(tmp_path, "run", "playbook.yaml", "items.jsonl", "--no-live")
+    try:
+        deadline = time.time() + 30
+        inbox: list[dict[str, str]] = []
+        while time.time() < deadline:
+            proc = baton("inbox", "--json")
+            if proc.returncode == 0 and (inbox := json.loads(proc.stdout)):
+                break
+            time.sleep(0.2)
+        assert [(e["item"], e["wait"]) for e in inbox] == [("high", "review")]
+        assert running.poll() is None, "run keeps going while the item waits"
+        decided = baton("approve", "high", "-m", "looks right", check=True)
+        assert "approve recorded for attempt 1 of high" in decided.stdout
+        out, err = running.communicate(timeout=30)
+    finally:
+        if running.poll() is None:
+            running.kill()
+    assert running.returncode == 0, out + err
+    shown = baton("show", "high", check=True).stdout
+    assert "review by auto (human:tester): approve: looks right" in shown
+
+
+def test_human_agent_work_is_delivered_with_submit_result(tmp_path: Path, baton: Baton) -> None:
+    (tmp_path / "playbook.yaml").write_text(
+        textwrap.dedent(
+            """\
+            name: by-hand
+            agents:
+              me:
+                kind: human
+            verifiers:
+              json:
+                kind: json_schema
+                schema: {type: object, required: [answer]}
+            """
+        )
+    )
+    submitted = baton("submit", "playbook.yaml", "--item", "answer the question", check=True)
+    item = submitted.stdout.split()[0]
+    resumed = spawn_baton(tmp_path, "resume", "--no-live")
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and "work" not in baton("inbox").stdout:
+            time.sleep(0.2)
+        wrong = baton("approve", item)
+        assert wrong.returncode == 2 and "submit-result" in wrong.stderr
+        (tmp_path / "answer.json").write_text('{"answer": 42}')
+        baton("submit-result", item, "answer.json", "--json", check=True)
+        out, err = resumed.communicate(timeout=30)
+    finally:
+        if resumed.poll() is None:
+            resumed.kill()
+    assert resumed.returncode == 0, out + err
+    assert "ACCEPTED (attempt 1 by me)" in baton("show", item, check=True).stdout
+
+
+def test_pausing_an_agent_stops_delegation_on_a_running_engine(
+    tmp_path: Path, baton: Baton
+) -> None:
+    (tmp_path / "slow.py").write_text(
+        "import time\ndef work(task):\n    time.sleep(0.3)\n    return 'ok'\n"
+    )
+    (tmp_path / "playbook.yaml").write_text(
+        "name: paced\nagents:\n  slow:\n    kind: python\n"
+        "    function: slow:work\n    concurrency: 1\n"
+    )
+    (tmp_path / "items.jsonl").write_text(
+        "".join(json.dumps({"id": f"i{n}", "objective": "x"}) + "\n" for n in range(8))
+    )
+    running = spawn_baton(tmp_path, "run", "playbook.yaml", "items.jsonl", "-c", "1", "--no-live")
+    try:
+        time.sleep(1.0)
+        baton("agents", "pause", "slow", "-m", "maintenance", check=True)
+        time.sleep(1.5)  # within a second the engine stops; an attempt already running may finish
+
+        def count() -> int:
+            return sum(
+                1
+                for line in baton("events", "--json").stdout.splitlines()
+                if '"attempt.started"' in line
+            )
+
+        paused_at = count()
+        time.sleep(1.5)
+        assert count() == paused_at, "no attempt starts while the agent is paused"
+        listed = json.loads(baton("agents", "--json", check=True).stdout)
+        assert [(a["agent"], a["paused"]) for a in listed] == [("slow", True)]
+        baton("agents", "resume", "slow", check=True)
+        out, err = running.communicate(timeout=60)
+    finally:
+        if running.poll() is None:
+            running.kill()
+    assert running.returncode == 0, out + err
+    assert paused_at < 8
