@@ -75,7 +75,7 @@ class LiveView:
         if self.live:
             self.recent.append(line)
         else:
-            self.console.print(line, highlight=False, markup=False)
+            self.console.print(line, highlight=False, markup=False, soft_wrap=True)
 
     def render(self) -> RenderableType:
         finished = sum(1 for s in self._status.values() if s in FINAL_STATUSES)

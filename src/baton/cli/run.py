@@ -173,7 +173,7 @@ def worker_cmd(ctx: Context, playbooks: tuple[str, ...], concurrency: int) -> No
 
         async def echo() -> None:
             async for event in sub:
-                ctx.console.print(event_line(event), highlight=False, markup=False)
+                ctx.console.print(event_line(event), highlight=False, markup=False, soft_wrap=True)
 
         printer = asyncio.create_task(echo())
         names = ", ".join(b.name for b in books)
