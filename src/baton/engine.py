@@ -9,7 +9,6 @@ engine resumes (an attempt that was in flight is recorded as abandoned, never dr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import socket
@@ -223,44 +222,45 @@ class Engine:
         if book is None:
             await self.store.release(self.owner, [item_id])
             return None
+        step: Step | None = None
         while True:
-            step = decide(state, self.clock())
+            if step is None:
+                step = decide(state, self.clock())
             if not runnable(step):
                 await self.store.release(self.owner, [item_id])
                 return state
-            await self._perform(book, state, step)
+            step = await self._perform(book, state, step)
 
-    async def _perform(self, book: Playbook, state: ItemState, step: Step) -> None:
+    async def _perform(self, book: Playbook, state: ItemState, step: Step) -> Step | None:
+        """Do one step and record it; returns the next step when the commit computed it."""
         match step:
             case Delegate():
-                await self._delegate(book, state, step)
-                return
+                return await self._delegate(book, state, step)
             case Verify():
                 entries = await self._verify(book, state, step)
             case Review():
                 entries = await self._review(book, state, step)
             case Scope():
                 entries = self._scope(book, state)
-            case Refine(attempt=n):
-                entries = [
-                    (ev.FEEDBACK_CREATED, {"attempt": n, "feedback": build_feedback(state, n)})
-                ]
-            case Accept(attempt=n):
-                entries = [(ev.ITEM_ACCEPTED, {"attempt": n, "agent": state.attempt(n).agent})]
-            case Finish(outcome=outcome, reason=reason):
-                kind = ev.ITEM_ESCALATED if outcome is Outcome.ESCALATED else ev.ITEM_FAILED
-                entries = [(kind, {"reason": reason})]
             case Recover(attempt=n):
+                # only a fresh decision may find an attempt lost, so this is never chained
                 reason = "the process running this attempt stopped before it finished"
                 entries = [(ev.ATTEMPT_ABANDONED, {"attempt": n, "reason": reason})]
             case _:
-                raise AssertionError(f"not an engine step: {step!r}")
-        with contextlib.suppress(VersionConflict):  # state was reloaded; decide again
-            await self._commit(state, entries)
+                entries = _pure(state, step) or []
+                if not entries:
+                    raise AssertionError(f"not an engine step: {step!r}")
+        try:
+            return await self._commit(state, entries)
+        except VersionConflict:
+            return None  # state was reloaded; decide again
 
-    async def _commit(self, state: ItemState, entries: list[Entry]) -> None:
-        stored = await commit(self.store, state, entries, self.clock(), self.redactor)
+    async def _commit(self, state: ItemState, entries: list[Entry]) -> Step:
+        stored, step = await commit(
+            self.store, state, entries, self.clock(), self.redactor, follow=_pure
+        )
         self.bus.publish(stored)
+        return step
 
     # --- steps ------------------------------------------------------------------------
     def _scope(self, book: Playbook, state: ItemState) -> list[Entry]:
@@ -280,33 +280,35 @@ class Engine:
         )
         return [(ev.ITEM_SCOPED, {"plan": plan.to_dict()})]
 
-    async def _delegate(self, book: Playbook, state: ItemState, step: Delegate) -> None:
+    async def _delegate(self, book: Playbook, state: ItemState, step: Delegate) -> Step | None:
         slot = book.agents.get(step.agent)
         if slot is None:
             reason = f"agent {step.agent!r} is no longer in playbook {book.name}"
-            await self._commit(state, [(ev.ITEM_ESCALATED, {"reason": reason})])
-            return
+            return await self._commit(state, [(ev.ITEM_ESCALATED, {"reason": reason})])
+        waited = False
         while step.agent in self.paused:  # the kill switch: hold the item, keep its lease
+            waited = True
             await asyncio.sleep(self.poll_interval)
-        async with self._semaphores[(book.name, step.agent)]:
-            if decide(state, self.clock()) != step:
-                return  # the budget ran out (or the log moved) while waiting: decide again
+        semaphore = self._semaphores[(book.name, step.agent)]
+        waited = waited or semaphore.locked()
+        async with semaphore:
+            if waited and decide(state, self.clock()) != step:
+                return None  # the budget ran out while waiting: decide again
             task = await self._task(book, state, step)
             started = {"attempt": step.attempt, "agent": step.agent, "task": task.to_dict()}
             try:
                 await self._commit(state, [(ev.ATTEMPT_STARTED, started)])
             except VersionConflict:
-                return
+                return None
             entries = await self._attempt(slot.agent, task)
         while True:  # the result is recorded even if a person acted on the item meanwhile
             try:
-                await self._commit(state, entries)
-                return
+                return await self._commit(state, entries)
             except VersionConflict:
                 if not (
                     len(state.attempts) >= step.attempt and state.attempt(step.attempt).in_flight
                 ):
-                    return
+                    return None
 
     async def _attempt(self, agent: Any, task: Task) -> list[Entry]:
         n = task.attempt
@@ -541,6 +543,19 @@ class Engine:
 _ACTIVE = ("scoping", "running", "reviewing", "verifying", "refining")
 
 
+def _pure(state: ItemState, step: Step) -> list[Entry] | None:
+    """The events of a step that needs no effect, so it can share the previous append."""
+    match step:
+        case Refine(attempt=n):
+            return [(ev.FEEDBACK_CREATED, {"attempt": n, "feedback": build_feedback(state, n)})]
+        case Accept(attempt=n):
+            return [(ev.ITEM_ACCEPTED, {"attempt": n, "agent": state.attempt(n).agent})]
+        case Finish(outcome=outcome, reason=reason):
+            kind = ev.ITEM_ESCALATED if outcome is Outcome.ESCALATED else ev.ITEM_FAILED
+            return [(kind, {"reason": reason})]
+    return None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -559,5 +574,9 @@ def _check_refs(spec: ItemSpec, book: Playbook) -> list[Any]:
     from ._source import Located
     from .items import check_against
 
+    if all(n in book.verifiers for n in spec.acceptance or ()) and all(
+        n in book.agents for n in spec.cascade or ()
+    ):
+        return []
     src = Located(f"item {spec.id}", spec.to_dict(), {})
     return check_against(spec, book, src, ())

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from .errors import StoreError, VersionConflict
 from .events import Event, chain
-from .loop import decide, runnable, status_of
+from .loop import Step, decide, runnable, status_of
 from .redact import Redactor
 from .state import ItemState, fold
 from .store.base import ItemSummary, Store
@@ -21,9 +21,10 @@ Entry = tuple[str, dict[str, Any]]
 T = TypeVar("T")
 
 
-def summarize(state: ItemState, now: float) -> ItemSummary:
-    """The store's index row for an item, derived from its state."""
-    step = decide(state, now)
+def summarize(state: ItemState, now: float, step: Step | None = None) -> ItemSummary:
+    """The store's index row for an item, derived from its state (and its next step)."""
+    if step is None:
+        step = decide(state, now)
     waiting = state.waiting["wait"] if state.waiting else None
     return ItemSummary(
         item_id=state.item_id,
@@ -45,22 +46,35 @@ async def commit(
     entries: list[Entry],
     now: float,
     redactor: Redactor | None = None,
-) -> list[Event]:
-    """Append entries to the item's log; `state` is advanced in place only on success."""
-    if redactor:
-        entries = [(kind, redactor.data(data)) for kind, data in entries]
-    events = chain(state.item_id, state.version, state.last_hash, now, entries)
-    # fold into a scratch copy only when needed: the common path applies in place and
-    # reloads from the store on conflict, which is rare
+    follow: Callable[[ItemState, Step], list[Entry] | None] | None = None,
+) -> tuple[list[Event], Step]:
+    """Append entries to the item's log; returns the stored events and the next step.
+
+    `follow` may add the entries of steps that need no effect (refine, accept, ...) to the
+    same append, so one commit records them together. `state` is advanced in place; on
+    VersionConflict it is reloaded from the store and nothing was written.
+    """
     expected = state.version
-    for event in events:
-        state.apply(event)
+    events: list[Event] = []
+    while True:
+        if redactor:
+            entries = [(kind, redactor.data(data)) for kind, data in entries]
+        batch = chain(state.item_id, state.version, state.last_hash, now, entries)
+        for event in batch:
+            state.apply(event)
+        events.extend(batch)
+        step = decide(state, now)
+        more = follow(state, step) if follow is not None else None
+        if not more:
+            break
+        entries = more
     try:
-        return await store.append(state.item_id, expected, events, summarize(state, now))
+        stored = await store.append(state.item_id, expected, events, summarize(state, now, step))
     except VersionConflict:
         fresh = fold(state.item_id, await store.load(state.item_id))
         _replace(state, fresh)
         raise
+    return stored, step
 
 
 def _replace(target: ItemState, source: ItemState) -> None:

@@ -7,7 +7,7 @@ and any process (a CLI approval, a resumed engine) decides the same next step.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .types import Gate
@@ -52,9 +52,22 @@ class Plan:
     review_retries: int = 1
 
     def to_dict(self) -> dict[str, Any]:
-        raw = asdict(self)
-        raw["order"] = [str(g) for g in self.order]
-        return raw
+        b = self.budget
+        return {
+            "cascade": list(self.cascade),
+            "order": [g.value for g in self.order],
+            "reviewers": [{"name": r.name, "kind": r.kind} for r in self.reviewers],
+            "verifiers": [{"name": v.name, "required": v.required} for v in self.verifiers],
+            "budget": {
+                "attempts": b.attempts,
+                "wall_seconds": b.wall_seconds,
+                "tokens": b.tokens,
+                "cost": b.cost,
+            },
+            "on_reject": self.on_reject,
+            "on_exhausted": self.on_exhausted,
+            "review_retries": self.review_retries,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Plan:

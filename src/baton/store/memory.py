@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import replace
 
 from ..errors import VersionConflict
 from ..events import Event
@@ -18,6 +17,7 @@ class MemoryStore:
         self._logs: dict[str, list[Event]] = {}
         self._items: dict[str, ItemSummary] = {}
         self._runnable: dict[str, None] = {}  # insertion-ordered set of claimable ids
+        self._leases: dict[str, tuple[str, float]] = {}  # item id -> (owner, until)
         self._feed: list[Event] = []
 
     async def append(
@@ -33,24 +33,20 @@ class MemoryStore:
             raise VersionConflict(log, expected_version, actual)
         if existing is None:
             existing = self._logs[log] = []
-        stored = []
         position = len(self._feed)
-        for event in events:
-            position += 1
-            stored.append(replace(event, position=position))
+        stored = [
+            Event(e.log, e.seq, e.kind, e.at, e.data, e.prev, e.hash, position + i)
+            for i, e in enumerate(events, start=1)
+        ]
         existing.extend(stored)
         self._feed.extend(stored)
         if summary is not None:
-            old = self._items.get(log)
-            if summary.runnable and old is not None:
-                summary = summary.with_lease(old.lease_owner, old.lease_until)
-            else:
-                summary = summary.with_lease(None, None)
             self._items[log] = summary
             if summary.runnable:
                 self._runnable[log] = None
             else:
                 self._runnable.pop(log, None)
+                self._leases.pop(log, None)
         return stored
 
     async def load(self, log: str, after: int = 0) -> list[Event]:
@@ -79,7 +75,11 @@ class MemoryStore:
         ]
         rows.sort(key=lambda r: (r.created_at, r.item_id))
         end = None if limit is None else offset + limit
-        return rows[offset:end]
+        return [self._leased(r) for r in rows[offset:end]]
+
+    def _leased(self, row: ItemSummary) -> ItemSummary:
+        lease = self._leases.get(row.item_id)
+        return row.with_lease(*lease) if lease else row
 
     async def counts(self, queue: str | None = None) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -101,31 +101,31 @@ class MemoryStore:
         for item_id in self._runnable:
             if len(claimed) >= limit:
                 break
-            row = self._items[item_id]
-            if queues is not None and row.queue not in queues:
+            if queues is not None and self._items[item_id].queue not in queues:
                 continue
-            if row.lease_until is not None and row.lease_until > now:
+            lease = self._leases.get(item_id)
+            if lease is not None and lease[1] > now:
                 continue
             claimed.append(item_id)
         for item_id in claimed:
-            self._items[item_id] = self._items[item_id].with_lease(owner, now + lease_seconds)
+            self._leases[item_id] = (owner, now + lease_seconds)
         return claimed
 
     async def renew(self, owner: str, item_ids: Collection[str], lease_seconds: float) -> list[str]:
         until = time.time() + lease_seconds
         held = []
         for item_id in item_ids:
-            row = self._items.get(item_id)
-            if row is not None and row.lease_owner == owner:
-                self._items[item_id] = row.with_lease(owner, until)
+            lease = self._leases.get(item_id)
+            if lease is not None and lease[0] == owner:
+                self._leases[item_id] = (owner, until)
                 held.append(item_id)
         return held
 
     async def release(self, owner: str, item_ids: Collection[str]) -> None:
         for item_id in item_ids:
-            row = self._items.get(item_id)
-            if row is not None and row.lease_owner == owner:
-                self._items[item_id] = row.with_lease(None, None)
+            lease = self._leases.get(item_id)
+            if lease is not None and lease[0] == owner:
+                del self._leases[item_id]
 
     async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
         return self._feed[after : after + limit]

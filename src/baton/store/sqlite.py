@@ -146,9 +146,12 @@ class SQLiteStore:
             error = StoreError(f"SQLite store {self.path}: write failed: {exc}")
             error.__cause__ = exc
             results = [(False, error)] * len(ops)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for op, (ok, value) in zip(ops, results, strict=True):
+            by_loop.setdefault(op.loop, []).append((op.future, ok, value))
+        for loop, settled in by_loop.items():  # one wake-up per loop, not one per operation
             with contextlib.suppress(RuntimeError):  # the caller's loop is gone
-                op.loop.call_soon_threadsafe(_settle, op.future, ok, value)
+                loop.call_soon_threadsafe(_settle_all, settled)
 
     async def append(
         self,
@@ -330,13 +333,14 @@ class SQLiteStore:
             self._reader.close()
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in settled:
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:

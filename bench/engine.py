@@ -1,0 +1,229 @@
+"""The no-op loop through baton's public API, against plain Python doing the same steps.
+
+Each item is planned (scoped), done (one attempt), reviewed and verified; half the items
+fail verification once, so they are refined, done, reviewed and verified again: 6 steps
+per item on average. baton runs it on the memory store and on the SQLite store (durable:
+every step committed before the next begins, group commit across items). Baselines,
+measured in the same run: the same steps as plain Python calls, and plain Python
+committing each step to SQLite. The last line printed is one JSON object of every figure.
+
+    python bench/engine.py [--items N] [--concurrency N] [--memory-items N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from baton import Engine, ItemSpec, MemoryStore, Playbook, SQLiteStore, Store
+from baton.playbook import PolicyModel
+from baton.records import AttemptView, Task
+from baton.testing import FunctionAgent, FunctionVerifier, ScriptedReviewer
+
+STEPS_PER_ITEM = 6  # plan, do, review, verify (+ refine, do, review, verify on half)
+
+
+def playbook() -> Playbook:
+    def do(task: Task) -> str:
+        return "done"
+
+    def check(attempt: AttemptView) -> bool:
+        return not (attempt.inputs["refine"] and attempt.attempt == 1)
+
+    return Playbook.build(
+        "noop",
+        agents={"worker": FunctionAgent("worker", do)},
+        reviewers={"reviewer": ScriptedReviewer("reviewer", [("approve", "")])},
+        verifiers={"check": FunctionVerifier("check", check)},
+        policy=PolicyModel(),
+    )
+
+
+def specs(n: int) -> list[ItemSpec]:
+    return [ItemSpec(id=f"item-{i}", objective="noop", inputs={"refine": i % 2 == 1}) for i in range(n)]
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def run_baton(store: Store, n: int, concurrency: int) -> dict[str, Any]:
+    book = playbook()
+    engine = Engine(store, book, concurrency=concurrency, poll_interval=0.001)
+    ids = [i for i, _ in await engine.submit(book, specs(n))]
+    gc.collect()
+    started = time.perf_counter()
+    await engine.run(ids)
+    seconds = time.perf_counter() - started
+    latencies = []
+    for item_id in ids:
+        events = await store.load(item_id)
+        scoped = next(e.at for e in events if e.kind == "item.scoped")
+        accepted = next(e.at for e in events if e.kind == "item.accepted")
+        latencies.append(accepted - scoped)
+    latencies.sort()
+    assert all(e.kind == "item.accepted" for e in [(await store.load(i))[-1] for i in ids])
+    return {
+        "items": n,
+        "seconds": seconds,
+        "steps_per_s": n * STEPS_PER_ITEM / seconds,
+        "item_p50_ms": latencies[len(latencies) // 2] * 1000,
+        "item_p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+    }
+
+
+def run_plain(n: int) -> dict[str, Any]:
+    """The same loop as plain calls, with its state kept in a list per item."""
+    log: dict[int, list[tuple[str, Any]]] = {}
+
+    def plan(i: int) -> None:
+        log[i] = [("plan", None)]
+
+    def do(i: int, attempt: int) -> str:
+        log[i].append(("do", attempt))
+        return "done"
+
+    def review(i: int, output: str) -> bool:
+        log[i].append(("review", output))
+        return True
+
+    def verify(i: int, attempt: int) -> bool:
+        ok = not (i % 2 == 1 and attempt == 1)
+        log[i].append(("verify", ok))
+        return ok
+
+    def refine(i: int) -> None:
+        log[i].append(("refine", None))
+
+    started = time.perf_counter()
+    for i in range(n):
+        plan(i)
+        attempt = 1
+        while True:
+            output = do(i, attempt)
+            review(i, output)
+            if verify(i, attempt):
+                break
+            refine(i)
+            attempt += 1
+    seconds = time.perf_counter() - started
+    return {"items": n, "seconds": seconds, "steps_per_s": n * STEPS_PER_ITEM / seconds}
+
+
+def run_plain_sqlite(n: int, path: Path) -> dict[str, Any]:
+    """Plain Python committing each step to SQLite (WAL, synchronous=NORMAL)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE steps (item INTEGER, seq INTEGER, step TEXT, data TEXT, PRIMARY KEY (item, seq))")
+
+    def record(i: int, seq: int, step: str, data: Any) -> None:
+        db.execute("INSERT INTO steps VALUES (?, ?, ?, ?)", (i, seq, step, json.dumps(data)))
+
+    started = time.perf_counter()
+    for i in range(n):
+        seq = 0
+        record(i, seq := seq + 1, "plan", None)
+        attempt = 1
+        while True:
+            record(i, seq := seq + 1, "do", {"attempt": attempt, "output": "done"})
+            record(i, seq := seq + 1, "review", {"decision": "approve"})
+            ok = not (i % 2 == 1 and attempt == 1)
+            record(i, seq := seq + 1, "verify", {"passed": ok})
+            if ok:
+                break
+            record(i, seq := seq + 1, "refine", None)
+            attempt += 1
+    seconds = time.perf_counter() - started
+    db.close()
+    return {"items": n, "seconds": seconds, "steps_per_s": n * STEPS_PER_ITEM / seconds}
+
+
+async def memory_per_100k(n: int, concurrency: int, folder: Path) -> dict[str, float]:
+    """RSS growth per 100,000 finished items: the memory store keeps every event in memory;
+    with SQLite the engine should keep nothing per finished item."""
+    out = {}
+    for name in ("memory", "sqlite"):
+        gc.collect()
+        before = rss_bytes()
+        store: Store = MemoryStore() if name == "memory" else SQLiteStore(folder / "mem.db")
+        await run_baton(store, n, concurrency)
+        gc.collect()
+        out[f"{name}_mib_per_100k_items"] = (rss_bytes() - before) / n * 100_000 / 2**20
+        await store.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--memory-items", type=int, default=20_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        plain = run_plain(args.items)
+        plain_sqlite = run_plain_sqlite(args.items, folder / "plain.db")
+        memory = asyncio.run(run_baton(MemoryStore(), args.items, args.concurrency))
+
+        async def on_sqlite() -> dict[str, Any]:
+            store = SQLiteStore(folder / "baton.db")
+            try:
+                return await run_baton(store, args.items, args.concurrency)
+            finally:
+                await store.close()
+
+        durable = asyncio.run(on_sqlite())
+        memory_use = asyncio.run(memory_per_100k(args.memory_items, args.concurrency, folder))
+
+    rows = [
+        ("plain Python calls", plain),
+        ("plain Python + SQLite commit per step", plain_sqlite),
+        ("baton, memory store", memory),
+        ("baton, SQLite store (durable)", durable),
+    ]
+    print(f"no-op loop, {args.items} items x {STEPS_PER_ITEM} steps, concurrency {args.concurrency}")
+    print(f"{'run':42} {'steps/s':>12} {'item p50 ms':>12} {'item p99 ms':>12}")
+    for label, r in rows:
+        p50 = f"{r['item_p50_ms']:.2f}" if "item_p50_ms" in r else "-"
+        p99 = f"{r['item_p99_ms']:.2f}" if "item_p99_ms" in r else "-"
+        print(f"{label:42} {r['steps_per_s']:12,.0f} {p50:>12} {p99:>12}")
+    ratios = {
+        "memory_vs_plain": memory["steps_per_s"] / plain["steps_per_s"],
+        "sqlite_vs_plain_sqlite": durable["steps_per_s"] / plain_sqlite["steps_per_s"],
+    }
+    print(f"baton memory / plain Python: {ratios['memory_vs_plain']:.4f}")
+    print(f"baton SQLite / plain Python + SQLite: {ratios['sqlite_vs_plain_sqlite']:.2f}")
+    targets = {"memory_steps_per_s": 50_000, "sqlite_steps_per_s": 10_000}
+    print(f"targets: memory >= {targets['memory_steps_per_s']:,} steps/s, SQLite >= {targets['sqlite_steps_per_s']:,}")
+    print(
+        f"memory per 100,000 finished items: memory store {memory_use['memory_mib_per_100k_items']:.1f} MiB"
+        f" (it holds every event), SQLite store {memory_use['sqlite_mib_per_100k_items']:.1f} MiB"
+    )
+    figures = {
+        "bench": "engine",
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "plain": plain,
+        "plain_sqlite": plain_sqlite,
+        "memory": memory,
+        "sqlite": durable,
+        "ratios": ratios,
+        "targets": targets,
+        "memory_use": memory_use,
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
