@@ -49,7 +49,9 @@ def playbook() -> Playbook:
 
 
 def specs(n: int) -> list[ItemSpec]:
-    return [ItemSpec(id=f"item-{i}", objective="noop", inputs={"refine": i % 2 == 1}) for i in range(n)]
+    return [
+        ItemSpec(id=f"item-{i}", objective="noop", inputs={"refine": i % 2 == 1}) for i in range(n)
+    ]
 
 
 def rss_bytes() -> int:
@@ -125,7 +127,10 @@ def run_plain_sqlite(n: int, path: Path) -> dict[str, Any]:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("CREATE TABLE steps (item INTEGER, seq INTEGER, step TEXT, data TEXT, PRIMARY KEY (item, seq))")
+    db.execute(
+        "CREATE TABLE steps (item INTEGER, seq INTEGER, step TEXT, data TEXT, "
+        "PRIMARY KEY (item, seq))"
+    )
 
     def record(i: int, seq: int, step: str, data: Any) -> None:
         db.execute("INSERT INTO steps VALUES (?, ?, ?, ?)", (i, seq, step, json.dumps(data)))
@@ -192,7 +197,9 @@ def main() -> None:
         ("baton, memory store", memory),
         ("baton, SQLite store (durable)", durable),
     ]
-    print(f"no-op loop, {args.items} items x {STEPS_PER_ITEM} steps, concurrency {args.concurrency}")
+    print(
+        f"no-op loop, {args.items} items x {STEPS_PER_ITEM} steps, concurrency {args.concurrency}"
+    )
     print(f"{'run':42} {'steps/s':>12} {'item p50 ms':>12} {'item p99 ms':>12}")
     for label, r in rows:
         p50 = f"{r['item_p50_ms']:.2f}" if "item_p50_ms" in r else "-"
@@ -205,10 +212,12 @@ def main() -> None:
     print(f"baton memory / plain Python: {ratios['memory_vs_plain']:.4f}")
     print(f"baton SQLite / plain Python + SQLite: {ratios['sqlite_vs_plain_sqlite']:.2f}")
     targets = {"memory_steps_per_s": 50_000, "sqlite_steps_per_s": 10_000}
-    print(f"targets: memory >= {targets['memory_steps_per_s']:,} steps/s, SQLite >= {targets['sqlite_steps_per_s']:,}")
+    memory_target, sqlite_target = targets["memory_steps_per_s"], targets["sqlite_steps_per_s"]
+    print(f"targets: memory >= {memory_target:,} steps/s, SQLite >= {sqlite_target:,}")
     print(
-        f"memory per 100,000 finished items: memory store {memory_use['memory_mib_per_100k_items']:.1f} MiB"
-        f" (it holds every event), SQLite store {memory_use['sqlite_mib_per_100k_items']:.1f} MiB"
+        "memory per 100,000 finished items: "
+        f"memory store {memory_use['memory_mib_per_100k_items']:.1f} MiB (it holds every event), "
+        f"SQLite store {memory_use['sqlite_mib_per_100k_items']:.1f} MiB"
     )
     figures = {
         "bench": "engine",

@@ -1,0 +1,205 @@
+"""One contract for every Store backend: memory and SQLite (Redis joins with one more param)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from baton.errors import StoreError, VersionConflict
+from baton.events import chain, verify_chain
+from baton.store import ItemSummary, MemoryStore, SQLiteStore, Store
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    backend: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
+    yield backend
+    await backend.close()
+
+
+def summary(
+    item: str,
+    version: int,
+    *,
+    status: str = "running",
+    runnable: bool = True,
+    queue: str = "q",
+    created: float = 1.0,
+    waiting: str | None = None,
+) -> ItemSummary:
+    return ItemSummary(
+        item, queue, status, runnable, waiting, version, 0, f"objective {item}", created, created
+    )
+
+
+async def put(store: Store, item: str, n: int = 1, **kw: object) -> None:
+    events = chain(item, 0, "", 1.0, [("item.submitted", {"i": i}) for i in range(n)])
+    await store.append(item, 0, events, summary(item, n, **kw))  # type: ignore[arg-type]
+
+
+async def test_append_load_round_trip_keeps_data_and_chain(store: Store) -> None:
+    data = {
+        "float": 0.1 + 0.2,
+        "unicode": "é ✓ 漢字",
+        "nested": {"list": [1, None, True, {"x": 1.5e300}]},
+    }
+    events = chain("a", 0, "", 1234.5678, [("item.submitted", data), ("item.scoped", {"plan": {}})])
+    stored = await store.append("a", 0, events, summary("a", 2))
+    loaded = await store.load("a")
+    assert [e.data for e in loaded] == [data, {"plan": {}}]
+    assert [e.position for e in loaded] == [e.position for e in stored]
+    assert verify_chain(loaded) is None
+    assert [e.seq for e in await store.load("a", after=1)] == [2]
+    assert await store.load("missing") == []
+
+
+async def test_version_conflict_writes_nothing(store: Store) -> None:
+    await put(store, "a")
+    events = chain("a", 0, "", 2.0, [("item.submitted", {"again": True})])
+    with pytest.raises(VersionConflict) as caught:
+        await store.append("a", 0, events, summary("a", 1, status="failed"))
+    assert (caught.value.expected, caught.value.actual) == (0, 1)
+    assert len(await store.load("a")) == 1
+    assert (await store.query())[0].status == "running"
+
+
+async def test_feed_is_global_and_ordered(store: Store) -> None:
+    await put(store, "a", 2)
+    await put(store, "b", 1)
+    await put(store, "a2", 3)
+    feed = await store.read()
+    assert [e.log for e in feed] == ["a", "a", "b", "a2", "a2", "a2"]
+    positions = [e.position for e in feed]
+    assert positions == sorted(positions) and len(set(positions)) == 6
+    assert [e.log for e in await store.read(after=positions[2], limit=2)] == ["a2", "a2"]
+
+
+async def test_logs_without_summary_are_not_items(store: Store) -> None:
+    await store.append("fleet", 0, chain("fleet", 0, "", 1.0, [("agent.paused", {"agent": "x"})]))
+    assert await store.query() == []
+    assert await store.counts() == {}
+    assert len(await store.load("fleet")) == 1
+
+
+async def test_query_filters_and_counts(store: Store) -> None:
+    await put(store, "a", created=3.0)
+    await put(store, "b", status="accepted", runnable=False, created=1.0)
+    await put(
+        store,
+        "c",
+        status="waiting_human",
+        runnable=False,
+        waiting="review",
+        created=2.0,
+        queue="other",
+    )
+    assert [r.item_id for r in await store.query()] == ["b", "c", "a"]
+    assert [r.item_id for r in await store.query(statuses=["accepted", "running"])] == ["b", "a"]
+    assert [r.item_id for r in await store.query(queue="other")] == ["c"]
+    assert [r.item_id for r in await store.query(waiting=True)] == ["c"]
+    assert [r.item_id for r in await store.query(waiting=False)] == ["b", "a"]
+    assert [r.item_id for r in await store.query(item_ids=["a", "c", "zz"])] == ["c", "a"]
+    assert [r.item_id for r in await store.query(limit=1, offset=1)] == ["c"]
+    assert await store.counts() == {"running": 1, "accepted": 1, "waiting_human": 1}
+    assert await store.counts(queue="other") == {"waiting_human": 1}
+
+
+async def test_claim_is_exclusive_and_honours_queues(store: Store) -> None:
+    for i in range(20):
+        await put(store, f"i{i:02d}", queue="q" if i < 15 else "other")
+    claims = await asyncio.gather(
+        *(store.claim(f"w{k}", limit=3, lease_seconds=30, queues=["q"]) for k in range(8))
+    )
+    got = [i for c in claims for i in c]
+    assert len(got) == len(set(got)) == 15
+    assert all(int(i[1:]) < 15 for i in got)
+    assert await store.claim("late", limit=5, lease_seconds=30, queues=["q"]) == []
+
+
+async def test_leases_expire_renew_and_release(store: Store) -> None:
+    await put(store, "a")
+    await put(store, "b")
+    assert sorted(await store.claim("w1", limit=5, lease_seconds=0.05)) == ["a", "b"]
+    assert await store.renew("w1", ["a"], 30) == ["a"]
+    assert await store.renew("w2", ["b"], 30) == []
+    await asyncio.sleep(0.1)
+    assert await store.claim("w2", limit=5, lease_seconds=30) == ["b"]  # a's lease was renewed
+    await store.release("w1", ["b"])  # not w1's any more: nothing changes
+    assert (await store.query(item_ids=["b"]))[0].lease_owner == "w2"
+    await store.release("w2", ["b"])
+    assert await store.claim("w3", limit=5, lease_seconds=30) == ["b"]
+
+
+async def test_non_runnable_summary_releases_the_lease(store: Store) -> None:
+    await put(store, "a")
+    assert await store.claim("w1", limit=1, lease_seconds=30) == ["a"]
+    first = await store.load("a")
+    more = chain("a", 1, first[-1].hash, 2.0, [("human.requested", {"wait": "review"})])
+    await store.append(
+        "a", 1, more, summary("a", 2, status="waiting_human", runnable=False, waiting="review")
+    )
+    row = (await store.query())[0]
+    assert (row.lease_owner, row.runnable, row.waiting) == (None, False, "review")
+    assert await store.claim("w2", limit=1, lease_seconds=30) == []
+
+
+async def test_many_concurrent_appends_all_land(store: Store) -> None:
+    await asyncio.gather(*(put(store, f"i{i}", 2) for i in range(500)))
+    assert len(await store.read(limit=5000)) == 1000
+    assert (await store.counts()) == {"running": 500}
+
+
+async def test_sqlite_persists_and_races_across_instances(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    one, two = SQLiteStore(path), SQLiteStore(path)
+    a = chain("x", 0, "", 1.0, [("item.submitted", {"by": "one"})])
+    b = chain("x", 0, "", 1.0, [("item.submitted", {"by": "two"})])
+    results = await asyncio.gather(
+        one.append("x", 0, a, summary("x", 1)),
+        two.append("x", 0, b, summary("x", 1)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, VersionConflict) for r in results) == 1
+    await one.close()
+    await two.close()
+    reopened = SQLiteStore(path)
+    assert len(await reopened.load("x")) == 1
+    await reopened.close()
+
+
+async def test_sqlite_shared_with_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from baton.events import chain
+        from baton.store import SQLiteStore, ItemSummary
+        async def main():
+            store = SQLiteStore({str(path)!r})
+            for i in range(50):
+                events = chain(f"other{{i}}", 0, "", 1.0, [("item.submitted", {{}})])
+                await store.append(f"other{{i}}", 0, events, ItemSummary(f"other{{i}}", "q", "running", True, None, 1, 0, "", 1.0, 1.0))
+            await store.close()
+        asyncio.run(main())
+        """
+    )
+    store = SQLiteStore(path)
+    child = subprocess.Popen([sys.executable, "-c", script])
+    for i in range(50):
+        await put(store, f"mine{i}")
+    assert child.wait(60) == 0
+    assert (await store.counts()) == {"running": 100}
+    await store.close()
+
+
+def test_sqlite_errors_name_the_file(tmp_path: Path) -> None:
+    bogus = tmp_path / "not-a-db"
+    bogus.write_text("this is not a database " * 100)
+    with pytest.raises(StoreError, match="not-a-db"):
+        SQLiteStore(bogus)
