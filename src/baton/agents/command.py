@@ -41,10 +41,11 @@ class CommandAgentConfig(AgentConfig):
         if not argv:
             raise ValueError("command is empty")
         cwd = ctx.path(self.cwd) if self.cwd else None
-        find_executable(argv[0], cwd or ctx.base_dir)
+        find_executable(argv[0].replace("{playbook_dir}", str(ctx.base_dir)), cwd or ctx.base_dir)
         template = ctx.path(self.prompt_template).read_text() if self.prompt_template else None
         env = {k: ctx.environ[k] for k in [*self.env, *self.secrets] if k in ctx.environ}
         env.update(self.set_env)
+        argv = [a.replace("{playbook_dir}", str(ctx.base_dir)) for a in argv]
         return CommandAgent(name, self, argv, env, cwd or ctx.base_dir, template)
 
 

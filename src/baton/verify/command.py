@@ -41,6 +41,7 @@ class CommandVerifierConfig(VerifierConfig):
             )
         if not argv:
             raise ValueError("command is empty")
+        argv = [a.replace("{playbook_dir}", str(ctx.base_dir)) for a in argv]
         cwd = ctx.path(self.cwd) if self.cwd else None
         if not self.shell:
             find_executable(argv[0], cwd or ctx.base_dir)

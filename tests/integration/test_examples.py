@@ -1,0 +1,71 @@
+"""Every example under examples/ runs offline, end to end, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import Baton
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def outcomes(baton: Baton) -> dict[str, str]:
+    status = json.loads(baton("status", "--all", "--json", check=True).stdout)
+    return {row["item_id"]: row["status"] for row in status["items"]}
+
+
+def test_cleanup(baton: Baton) -> None:
+    run = baton(
+        "run",
+        str(EXAMPLES / "cleanup/playbook.yaml"),
+        str(EXAMPLES / "cleanup/items.jsonl"),
+        "--no-live",
+        "--no-wait",
+    )
+    assert run.returncode == 3, run.stderr  # one item waits for a person
+    assert outcomes(baton) == {
+        "contact-1": "accepted",
+        "contact-2": "accepted",
+        "contact-3": "accepted",
+        "contact-4": "waiting_human",
+    }
+    assert "ACCEPTED (attempt 2 by thorough)" in baton("show", "contact-2", check=True).stdout
+    baton("approve", "contact-4", "-m", "checked by hand", check=True)
+    assert baton("resume", "--no-live", "--no-wait").returncode == 0
+    assert outcomes(baton)["contact-4"] == "accepted"
+
+
+def test_script_fix(tmp_path: Path, baton: Baton) -> None:
+    run = baton(
+        "run",
+        str(EXAMPLES / "script-fix/playbook.yaml"),
+        str(EXAMPLES / "script-fix/items.jsonl"),
+        "--no-live",
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    workspace = tmp_path / ".baton/work/rename-count/1"
+    assert "def count_words(" in (workspace / "wordcount.py").read_text()
+    assert "def count(" in (EXAMPLES / "script-fix/project/wordcount.py").read_text(), (
+        "the original is untouched"
+    )
+    assert "Ran 2 tests" in baton("show", "rename-count", check=True).stdout
+
+
+def test_approval(baton: Baton) -> None:
+    run = baton(
+        "run",
+        str(EXAMPLES / "approval/playbook.yaml"),
+        str(EXAMPLES / "approval/items.yaml"),
+        "--no-live",
+        "--no-wait",
+    )
+    assert run.returncode == 3
+    assert outcomes(baton) == {"v1.4.0": "accepted", "v2.0.0": "waiting_human"}
+    baton("approve", "v2.0.0", "-m", "risk understood", check=True)
+    assert baton("resume", "--no-live", "--no-wait").returncode == 3  # a second person is needed
+    inbox = json.loads(baton("inbox", "--json", check=True).stdout)
+    assert [(e["item"], e["reviewer"]) for e in inbox] == [("v2.0.0", "product-lead")]
+    baton("approve", "v2.0.0", "-m", "reads well", check=True)
+    assert baton("resume", "--no-live", "--no-wait").returncode == 0
+    assert outcomes(baton)["v2.0.0"] == "accepted"
