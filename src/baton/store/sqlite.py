@@ -1,17 +1,18 @@
 """The SQLite store: baton's embedded default, one file (WAL) shared by every process.
 
-Writes go through one writer thread that takes everything queued, runs it in a single
-transaction (group commit) and resolves each caller's future only after COMMIT, so every
-step is durable before the next begins. With synchronous=NORMAL (the default) in WAL mode
-a committed write survives the process being killed; synchronous=FULL also survives power
-loss, at the price of an fsync per group. Reads use their own connection.
+Writes are group-committed: every write queued during one turn of the event loop runs in
+a single transaction, and each caller's future resolves only after COMMIT, so every step
+is durable before the next begins. With synchronous=NORMAL (the default) in WAL mode a
+committed write survives the process being killed; synchronous=FULL also survives power
+loss, at the price of an fsync per group. Writes run on the loop's thread: a commit takes
+microseconds, and another process holding the write lock (a CLI approving an item) makes
+it wait at most busy_timeout. Reads use their own connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
 import sqlite3
 import threading
 import time
@@ -28,7 +29,6 @@ from .base import ItemSummary
 
 _SCHEMA = resources.files("baton.store").joinpath("schema.sql").read_text(encoding="utf-8")
 _CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
-_STOP = object()
 
 _UPSERT = """
 INSERT INTO items (item_id, queue, status, runnable, waiting, version, attempts, objective,
@@ -76,9 +76,9 @@ class SQLiteStore:
             self._reader = self._connect()
             self._reader.executescript(_SCHEMA)
         self._read_lock = threading.Lock()
-        self._ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        with self._mapped("open"):
+            self._writer = self._connect()
+        self._pending: list[_Op] = []
         self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
@@ -102,33 +102,17 @@ class SQLiteStore:
     async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         if self._closed:
             raise StoreError(f"SQLite store {self.path} is closed")
-        if self._writer is None:
-            with self._start_lock:
-                if self._writer is None:
-                    self._writer = threading.Thread(
-                        target=self._write_loop, name="baton-sqlite-writer", daemon=True
-                    )
-                    self._writer.start()
         op = _Op(fn)
-        self._ops.put(op)
+        self._pending.append(op)
+        if len(self._pending) == 1:  # the first write of this turn of the loop schedules the flush
+            op.loop.call_soon(self._flush)
         return await op.future
 
-    def _write_loop(self) -> None:
-        conn = self._connect()
-        try:
-            while True:
-                batch = [self._ops.get()]
-                with contextlib.suppress(queue.Empty):
-                    while len(batch) < 10_000:
-                        batch.append(self._ops.get_nowait())
-                stop = any(op is _STOP for op in batch)
-                ops = [op for op in batch if op is not _STOP]
-                if ops:
-                    self._run_batch(conn, ops)
-                if stop:
-                    return
-        finally:
-            conn.close()
+    def _flush(self) -> None:
+        """Group commit: every write queued during this turn of the loop, in one transaction."""
+        ops, self._pending = self._pending, []
+        if ops:
+            self._run_batch(self._writer, ops)
 
     def _run_batch(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
         results: list[tuple[bool, Any]] = []
@@ -146,12 +130,7 @@ class SQLiteStore:
             error = StoreError(f"SQLite store {self.path}: write failed: {exc}")
             error.__cause__ = exc
             results = [(False, error)] * len(ops)
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
-        for op, (ok, value) in zip(ops, results, strict=True):
-            by_loop.setdefault(op.loop, []).append((op.future, ok, value))
-        for loop, settled in by_loop.items():  # one wake-up per loop, not one per operation
-            with contextlib.suppress(RuntimeError):  # the caller's loop is gone
-                loop.call_soon_threadsafe(_settle_all, settled)
+        _settle_all([(op.future, ok, value) for op, (ok, value) in zip(ops, results, strict=True)])
 
     async def append(
         self,
@@ -169,13 +148,10 @@ class SQLiteStore:
             actual = found[0] if found else 0
             if actual != expected_version:
                 raise VersionConflict(log, expected_version, actual)
-            positions = []
-            for row in rows:
-                cursor = conn.execute(
-                    _INSERT_EVENT,
-                    row,
-                )
-                positions.append(cursor.lastrowid)
+            conn.executemany(_INSERT_EVENT, rows)
+            # one writer holds the lock, so the rows just inserted have consecutive positions
+            last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            positions = list(range(last - len(rows) + 1, last + 1))
             if summary is not None:
                 s = summary
                 conn.execute(
@@ -325,10 +301,9 @@ class SQLiteStore:
     async def close(self) -> None:
         if self._closed:
             return
-        if self._writer is not None:
-            self._ops.put(_STOP)
-            await asyncio.to_thread(self._writer.join)
+        self._flush()
         self._closed = True
+        self._writer.close()
         with self._read_lock:
             self._reader.close()
 
