@@ -81,6 +81,7 @@ class AgentSlot:
     agent: Agent
     concurrency: int = 4
     secrets: tuple[str, ...] = ()
+    kind: str = "custom"
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,7 @@ def from_document(src: Located, base_dir: Path, state_dir: Path) -> Playbook:
         agent = _build(src, ("agents", name), config, name, ctx, problems)
         if agent is not None:
             ctx.agents[name] = agent
-            agents[name] = AgentSlot(agent, config.concurrency, tuple(config.secrets))
+            agents[name] = AgentSlot(agent, config.concurrency, tuple(config.secrets), config.kind)
     reviewers: dict[str, ReviewerSlot] = {}
     for name, raw in model.reviewers.items():
         config = _config(src, "reviewers", name, raw, ReviewerConfig, problems)

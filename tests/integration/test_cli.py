@@ -247,7 +247,13 @@ def test_pausing_an_agent_stops_delegation_on_a_running_engine(
         time.sleep(1.5)
         assert count() == paused_at, "no attempt starts while the agent is paused"
         listed = json.loads(baton("agents", "--json", check=True).stdout)
-        assert [(a["agent"], a["paused"]) for a in listed] == [("slow", True)]
+        assert [(a["agent"], a["kind"], a["paused"]) for a in listed] == [("slow", "python", True)]
+        assert listed[0]["attempts"] == paused_at
+        typo = baton("agents", "pause", "slwo")
+        assert (
+            typo.returncode == 2
+            and "no agent 'slwo' in this store's playbooks (known: slow)" in typo.stderr
+        )
         baton("agents", "resume", "slow", check=True)
         out, err = running.communicate(timeout=60)
     finally:
@@ -255,3 +261,25 @@ def test_pausing_an_agent_stops_delegation_on_a_running_engine(
             running.kill()
     assert running.returncode == 0, out + err
     assert paused_at < 8
+
+
+def test_events_follow_shows_other_processes_events_live(tmp_path: Path, baton: Baton) -> None:
+    write_project(tmp_path)
+    follower = spawn_baton(tmp_path, "events", "--follow")
+    try:
+        time.sleep(1.0)
+        baton("run", "playbook.yaml", "items.jsonl", "--no-live", check=True)
+        deadline = time.time() + 20
+        seen = ""
+        assert follower.stdout is not None
+        import select
+
+        while time.time() < deadline and "ACCEPTED (attempt 2 by cleaner)" not in seen:
+            ready, _, _ = select.select([follower.stdout], [], [], 0.5)
+            if ready:
+                seen += follower.stdout.readline()
+        assert "b #1 submitted" in seen and "ACCEPTED (attempt 2 by cleaner)" in seen
+        assert follower.poll() is None, "it keeps following"
+    finally:
+        follower.kill()
+        follower.wait(10)

@@ -10,13 +10,14 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .. import actions
-from ..errors import InputError, NotFound
+from .. import actions, metrics
+from ..errors import BatonError, InputError, NotFound
 from ..ledger import load_state
-from ..playbook import load_playbook
+from ..playbook import Playbook, load_playbook
 from ..store.base import Store
 from ..types import Decision, Status
 from . import Context, main, pass_context, whoami
+from .inspect import feed
 
 by_option = click.option(
     "--by", default=whoami, show_default="$BATON_USER or your login", help="Who decides (recorded)."
@@ -175,60 +176,84 @@ def agents_group(click_ctx: click.Context, as_json: bool) -> None:
             str(r["running"]),
             str(r["concurrency"]),
             str(r["attempts"]),
+            str(r["accepted"]),
             r["note"],
         )
     ctx.console.print(table)
 
 
 async def _fleet(store: Store) -> list[dict[str, Any]]:
-    """Agents of every playbook with items in the store, with pause state and load."""
+    """Agents of every playbook with items in the store: kind, pause state, load, record."""
     paused = await actions.fleet_paused(store)
-    books: dict[str, Any] = {}
-    for row in await store.query(limit=None):
-        if row.queue in books:
-            continue
-        first = (await store.load(row.item_id))[0]
-        path = (first.data.get("playbook") or {}).get("path")
-        try:
-            books[row.queue] = load_playbook(path) if path else None
-        except Exception:  # a playbook that moved or broke still lets us list the rest
-            books[row.queue] = None
+    first_item: dict[str, str] = {}
     running: dict[str, int] = {}
-    attempts: dict[str, int] = {}
-    for row in await store.query(statuses=[Status.RUNNING.value], limit=None):
-        state = await load_state(store, row.item_id)
-        if state.current is not None and state.current.in_flight:
-            running[state.current.agent] = running.get(state.current.agent, 0) + 1
     for row in await store.query(limit=None):
-        attempts[row.queue] = attempts.get(row.queue, 0) + row.attempts
+        first_item.setdefault(row.queue, row.item_id)
+        if row.status == Status.RUNNING.value:
+            state = await load_state(store, row.item_id)
+            if state.current is not None and state.current.in_flight:
+                running[state.current.agent] = running.get(state.current.agent, 0) + 1
+    scores = {
+        s.agent: s.to_dict()
+        for s in metrics.compute([e async for e in feed(store, 0, False, None)]).agents
+    }
     rows = []
-    for queue, book in books.items():
+    for queue, item_id in first_item.items():
+        book = await _recorded(store, item_id)
         if book is None:
             continue
         for name, slot in book.agents.items():
+            score = scores.get(name, {})
             rows.append(
                 {
                     "agent": name,
                     "playbook": queue,
-                    "kind": type(slot.agent).__name__.removesuffix("Agent").lower() or "custom",
+                    "kind": slot.kind,
                     "paused": name in paused,
                     "running": running.get(name, 0),
                     "concurrency": slot.concurrency,
-                    "attempts": attempts.get(queue, 0),
+                    "attempts": score.get("attempts", 0),
+                    "accepted": score.get("accepted", 0),
+                    "acceptance_rate": score.get("acceptance_rate"),
                     "note": (paused.get(name) or {}).get("reason", "") or "",
                 }
             )
     return rows
 
 
+async def _recorded(store: Store, item_id: str) -> Playbook | None:
+    """The playbook an item was submitted from, if it is still there and valid."""
+    first = (await store.load(item_id))[0]
+    path = (first.data.get("playbook") or {}).get("path")
+    if not path:
+        return None
+    try:
+        return load_playbook(path)
+    except BatonError:  # a playbook that moved or broke still lets us list the rest
+        return None
+
+
 @agents_group.command("pause")
 @click.argument("name")
 @click.option("-m", "--message", default="", help="Why (recorded).")
+@click.option("--force", is_flag=True, help="Pause a name no known playbook has (yet).")
 @by_option
 @pass_context
-def pause_cmd(ctx: Context, name: str, message: str, by: str) -> None:
+def pause_cmd(ctx: Context, name: str, message: str, force: bool, by: str) -> None:
     """Stop delegating to agent NAME on every engine (takes effect within a second)."""
-    ctx.console.print(ctx.run(lambda store: actions.set_paused(store, name, True, by, message)))
+
+    async def go(store: Store) -> str:
+        if not force:
+            known = sorted({r["agent"] for r in await _fleet(store)})
+            if name not in known:
+                listed = ", ".join(known) or "none yet"
+                raise NotFound(
+                    f"no agent {name!r} in this store's playbooks (known: {listed}); "
+                    "--force pauses it anyway"
+                )
+        return await actions.set_paused(store, name, True, by, message)
+
+    ctx.console.print(ctx.run(go))
 
 
 @agents_group.command("resume")
