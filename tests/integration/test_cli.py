@@ -283,3 +283,11 @@ def test_events_follow_shows_other_processes_events_live(tmp_path: Path, baton: 
     finally:
         follower.kill()
         follower.wait(10)
+
+
+def test_reading_commands_do_not_create_a_store(tmp_path: Path, baton: Baton) -> None:
+    for args in (("status",), ("inbox",), ("metrics",), ("approve", "x"), ("audit", "verify")):
+        proc = baton(*args)
+        assert proc.returncode == 2, args
+        assert "no baton store at" in proc.stderr and "nothing has run here yet" in proc.stderr
+    assert not (tmp_path / ".baton").exists()

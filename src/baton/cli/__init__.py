@@ -27,11 +27,11 @@ class Context:
     console: Console
     err: Console
 
-    def run(self, fn: Callable[[Store], Awaitable[T]]) -> T:
-        """Open the store, run an async action on it, close it."""
+    def run(self, fn: Callable[[Store], Awaitable[T]], *, create: bool = False) -> T:
+        """Open the store (creating it only when asked), run an async action on it, close it."""
 
         async def go() -> T:
-            store = open_store(self.store_spec)
+            store = open_store(self.store_spec, create=create)
             try:
                 return await fn(store)
             finally:
@@ -59,7 +59,7 @@ class BatonGroup(click.Group):
 
 
 def _fail(message: str, code: int) -> None:
-    Console(stderr=True).print(message, style="red", highlight=False, markup=False)
+    Console(stderr=True).print(message, style="red", highlight=False, markup=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -128,7 +128,7 @@ def events_cmd(ctx: Context, follow: bool, item: str | None, after: int, as_json
                 )
 
     try:
-        ctx.run(go)
+        ctx.run(go, create=follow)  # a tail may start before anything has run
     except KeyboardInterrupt:
         return
 

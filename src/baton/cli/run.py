@@ -83,7 +83,12 @@ def run_cmd(
     """
     book = load_playbook(playbook, state_dir=state_dir(ctx))
     specs = collect_specs(book, items, objectives)
-    sys.exit(ctx.run(lambda store: _run(ctx, store, [book], specs, concurrency, live, not no_wait)))
+    sys.exit(
+        ctx.run(
+            lambda store: _run(ctx, store, [book], specs, concurrency, live, not no_wait),
+            create=True,
+        )
+    )
 
 
 @main.command("submit")
@@ -101,7 +106,7 @@ def submit_cmd(ctx: Context, playbook: str, items: str | None, objectives: tuple
     async def go(store: Store) -> list[tuple[str, bool]]:
         return await Engine(store, book, state_dir=state_dir(ctx)).submit(book, specs)
 
-    for item_id, new in ctx.run(go):
+    for item_id, new in ctx.run(go, create=True):
         ctx.console.print(
             f"{item_id}\t{'submitted' if new else 'already submitted'}", highlight=False
         )
@@ -183,7 +188,7 @@ def worker_cmd(ctx: Context, playbooks: tuple[str, ...], concurrency: int) -> No
         finally:
             printer.cancel()
 
-    ctx.run(go)
+    ctx.run(go, create=True)
 
 
 @main.command("validate")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, NotFound
 from .base import Store
 
 DEFAULT_STORE = ".baton/baton.db"
 
 
-def open_store(spec: str | None = None) -> Store:
-    """`sqlite:///path/to.db`, a plain file path, or `memory://` (gone when the process ends)."""
+def open_store(spec: str | None = None, *, create: bool = True) -> Store:
+    """`sqlite:///path/to.db`, a plain file path, or `memory://` (gone when the process ends).
+
+    With create False, a store that does not exist yet is an error rather than a new file.
+    """
     spec = spec or DEFAULT_STORE
     if spec.startswith("memory:"):
         from .memory import MemoryStore
@@ -26,4 +29,10 @@ def open_store(spec: str | None = None) -> Store:
         )
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(Path(spec))
+    path = Path(spec)
+    if not create and not path.exists():
+        raise NotFound(
+            f"no baton store at {path}: nothing has run here yet "
+            "(start with `baton run PLAYBOOK ITEMS`, or point --store / BATON_STORE at one)"
+        )
+    return SQLiteStore(path)
