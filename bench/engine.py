@@ -18,16 +18,20 @@ import gc
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 from baton import Engine, ItemSpec, MemoryStore, Playbook, SQLiteStore, Store
+from baton.agents.python import PythonAgent
 from baton.playbook import PolicyModel
 from baton.records import AttemptView, Task
-from baton.testing import FunctionAgent, FunctionVerifier, ScriptedReviewer
+from baton.review.policy import PolicyReviewer, PolicyReviewerConfig
+from baton.verify.python import PythonVerifier
 
 STEPS_PER_ITEM = 6  # plan, do, review, verify (+ refine, do, review, verify on half)
 
@@ -41,9 +45,11 @@ def playbook() -> Playbook:
 
     return Playbook.build(
         "noop",
-        agents={"worker": FunctionAgent("worker", do)},
-        reviewers={"reviewer": ScriptedReviewer("reviewer", [("approve", "")])},
-        verifiers={"check": FunctionVerifier("check", check)},
+        agents={"worker": PythonAgent("worker", do, offload=False)},
+        reviewers={
+            "reviewer": PolicyReviewer("reviewer", PolicyReviewerConfig(checks_passed=False))
+        },
+        verifiers={"check": PythonVerifier("check", check, offload=False, threshold=None)},
         policy=PolicyModel(),
     )
 
@@ -52,11 +58,6 @@ def specs(n: int) -> list[ItemSpec]:
     return [
         ItemSpec(id=f"item-{i}", objective="noop", inputs={"refine": i % 2 == 1}) for i in range(n)
     ]
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 async def run_baton(store: Store, n: int, concurrency: int) -> dict[str, Any]:
@@ -154,18 +155,43 @@ def run_plain_sqlite(n: int, path: Path) -> dict[str, Any]:
     return {"items": n, "seconds": seconds, "steps_per_s": n * STEPS_PER_ITEM / seconds}
 
 
-async def memory_per_100k(n: int, concurrency: int, folder: Path) -> dict[str, float]:
-    """RSS growth per 100,000 finished items: the memory store keeps every event in memory;
-    with SQLite the engine should keep nothing per finished item."""
+async def traced_memory(
+    store_kind: str, n: int, concurrency: int, folder: Path
+) -> tuple[float, float]:
+    """Python memory (MiB per 100,000 items) still held after the run, and at its peak."""
+    tracemalloc.start()
+    store: Store = MemoryStore() if store_kind == "memory" else SQLiteStore(folder / "mem.db")
+    await run_baton(store, n, concurrency)
+    gc.collect()
+    held, peak = tracemalloc.get_traced_memory()
+    await store.close()
+    scale = 100_000 / n / 2**20
+    return held * scale, peak * scale
+
+
+def memory_per_100k(n: int, concurrency: int) -> dict[str, float]:
+    """Each store measured in its own process (tracemalloc slows it, so not in the timed runs).
+    The memory store keeps every event in memory; with SQLite the engine keeps little."""
     out = {}
-    for name in ("memory", "sqlite"):
-        gc.collect()
-        before = rss_bytes()
-        store: Store = MemoryStore() if name == "memory" else SQLiteStore(folder / "mem.db")
-        await run_baton(store, n, concurrency)
-        gc.collect()
-        out[f"{name}_mib_per_100k_items"] = (rss_bytes() - before) / n * 100_000 / 2**20
-        await store.close()
+    for kind in ("memory", "sqlite"):
+        child = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--memory-only",
+                kind,
+                "--items",
+                str(n),
+                "--concurrency",
+                str(concurrency),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        held, peak = json.loads(child.stdout.strip().splitlines()[-1])
+        out[f"{kind}_held_mib_per_100k_items"] = held
+        out[f"{kind}_peak_mib_per_100k_items"] = peak
     return out
 
 
@@ -174,7 +200,15 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--memory-items", type=int, default=20_000)
+    parser.add_argument("--memory-only", choices=["memory", "sqlite"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            figures = asyncio.run(
+                traced_memory(args.memory_only, args.items, args.concurrency, Path(tmp))
+            )
+            print(json.dumps(figures))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         plain = run_plain(args.items)
@@ -189,7 +223,7 @@ def main() -> None:
                 await store.close()
 
         durable = asyncio.run(on_sqlite())
-        memory_use = asyncio.run(memory_per_100k(args.memory_items, args.concurrency, folder))
+    memory_use = memory_per_100k(args.memory_items, args.concurrency)
 
     rows = [
         ("plain Python calls", plain),
@@ -215,9 +249,11 @@ def main() -> None:
     memory_target, sqlite_target = targets["memory_steps_per_s"], targets["sqlite_steps_per_s"]
     print(f"targets: memory >= {memory_target:,} steps/s, SQLite >= {sqlite_target:,}")
     print(
-        "memory per 100,000 finished items: "
-        f"memory store {memory_use['memory_mib_per_100k_items']:.1f} MiB (it holds every event), "
-        f"SQLite store {memory_use['sqlite_mib_per_100k_items']:.1f} MiB"
+        "Python memory per 100,000 finished items (held after the run / peak): "
+        f"memory store {memory_use['memory_held_mib_per_100k_items']:.0f} / "
+        f"{memory_use['memory_peak_mib_per_100k_items']:.0f} MiB (it keeps every event), "
+        f"SQLite store {memory_use['sqlite_held_mib_per_100k_items']:.1f} / "
+        f"{memory_use['sqlite_peak_mib_per_100k_items']:.0f} MiB"
     )
     figures = {
         "bench": "engine",

@@ -55,6 +55,7 @@ from .store.base import Store
 from .types import FINAL_STATUSES, FLEET_LOG, Outcome
 
 EVIDENCE_LIMIT = 20_000
+SUBMIT_CHUNK = 1000  # items recorded at once (one group commit on SQLite)
 
 
 class Engine:
@@ -109,7 +110,11 @@ class Engine:
         problems = [p for s in specs for p in _check_refs(s, book)]
         if problems:
             raise ItemsError(problems)
-        return list(await asyncio.gather(*(self._submit_one(book, s) for s in specs)))
+        results: list[tuple[str, bool]] = []
+        for start in range(0, len(specs), SUBMIT_CHUNK):  # bounded, so memory stays flat
+            chunk = specs[start : start + SUBMIT_CHUNK]
+            results.extend(await asyncio.gather(*(self._submit_one(book, s) for s in chunk)))
+        return results
 
     async def _submit_one(self, book: Playbook, spec: ItemSpec) -> tuple[str, bool]:
         assert spec.id is not None, "items get their ids from items.with_ids"
