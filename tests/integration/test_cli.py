@@ -264,20 +264,25 @@ def test_pausing_an_agent_stops_delegation_on_a_running_engine(
 
 
 def test_events_follow_shows_other_processes_events_live(tmp_path: Path, baton: Baton) -> None:
+    import threading
+
     write_project(tmp_path)
     follower = spawn_baton(tmp_path, "events", "--follow")
+    lines: list[str] = []
+    assert follower.stdout is not None
+    reader = threading.Thread(
+        target=lambda: lines.extend(iter(follower.stdout.readline, "")), daemon=True
+    )
+    reader.start()
     try:
         time.sleep(1.0)
         baton("run", "playbook.yaml", "items.jsonl", "--no-live", check=True)
         deadline = time.time() + 20
-        seen = ""
-        assert follower.stdout is not None
-        import select
-
-        while time.time() < deadline and "ACCEPTED (attempt 2 by cleaner)" not in seen:
-            ready, _, _ = select.select([follower.stdout], [], [], 0.5)
-            if ready:
-                seen += follower.stdout.readline()
+        while time.time() < deadline and not any(
+            "ACCEPTED (attempt 2 by cleaner)" in line for line in lines
+        ):
+            time.sleep(0.1)
+        seen = "".join(lines)
         assert "b #1 submitted" in seen and "ACCEPTED (attempt 2 by cleaner)" in seen
         assert follower.poll() is None, "it keeps following"
     finally:
