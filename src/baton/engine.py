@@ -10,51 +10,35 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
+from . import effects
 from . import events as ev
 from .bus import Bus
-from .errors import AgentError, ItemsError, ReviewError, VersionConflict
+from .errors import ItemsError, VersionConflict
 from .items import ItemSpec
 from .ledger import Entry, commit
 from .loop import (
-    Accept,
     Delegate,
-    Finish,
     Recover,
-    Refine,
     Review,
     Scope,
     Step,
     Verify,
-    build_feedback,
-    clip,
     decide,
     runnable,
 )
 from .playbook import Playbook
-from .records import (
-    AgentResult,
-    AttemptView,
-    AwaitHuman,
-    BudgetLeft,
-    CheckResult,
-    ReviewResult,
-    Task,
-)
 from .redact import Redactor
 from .state import ItemState, fold
 from .store.base import Store
-from .types import FINAL_STATUSES, FLEET_LOG, Outcome
+from .types import FINAL_STATUSES, FLEET_LOG
 
-EVIDENCE_LIMIT = 20_000
 SUBMIT_CHUNK = 1000  # items recorded at once (one group commit on SQLite)
 
 
@@ -242,17 +226,17 @@ class Engine:
             case Delegate():
                 return await self._delegate(book, state, step)
             case Verify():
-                entries = await self._verify(book, state, step)
+                entries = await effects.verify(book, state, step)
             case Review():
-                entries = await self._review(book, state, step)
+                entries = await effects.review(book, state, step)
             case Scope():
-                entries = self._scope(book, state)
+                entries = effects.scope(book, state)
             case Recover(attempt=n):
                 # only a fresh decision may find an attempt lost, so this is never chained
                 reason = "the process running this attempt stopped before it finished"
                 entries = [(ev.ATTEMPT_ABANDONED, {"attempt": n, "reason": reason})]
             case _:
-                entries = _pure(state, step) or []
+                entries = effects.pure(state, step) or []
                 if not entries:
                     raise AssertionError(f"not an engine step: {step!r}")
         try:
@@ -262,36 +246,12 @@ class Engine:
 
     async def _commit(self, state: ItemState, entries: list[Entry]) -> Step:
         stored, step = await commit(
-            self.store, state, entries, self.clock(), self.redactor, follow=_pure
+            self.store, state, entries, self.clock(), self.redactor, follow=effects.pure
         )
         self.bus.publish(stored)
         return step
 
     # --- steps ------------------------------------------------------------------------
-    def _scope(self, book: Playbook, state: ItemState) -> list[Entry]:
-        # the spec was validated when submitted; what can have changed since is the playbook
-        spec = state.spec
-        problems = [
-            f"unknown verifier {n!r} in acceptance"
-            for n in spec.get("acceptance") or ()
-            if n not in book.verifiers
-        ] + [
-            f"unknown agent {n!r} in cascade"
-            for n in spec.get("cascade") or ()
-            if n not in book.agents
-        ]
-        if problems:
-            reason = f"invalid against playbook {book.name}: {'; '.join(problems)}"
-            return [(ev.ITEM_FAILED, {"reason": reason})]
-        plan = book.plan_for(
-            risk=spec.get("risk", "low"),
-            tags=spec.get("tags", []),
-            acceptance=spec.get("acceptance"),
-            cascade=spec.get("cascade"),
-            budget={k: v for k, v in (spec.get("budget") or {}).items() if v is not None},
-        )
-        return [(ev.ITEM_SCOPED, {"plan": plan.to_dict()})]
-
     async def _delegate(self, book: Playbook, state: ItemState, step: Delegate) -> Step | None:
         slot = book.agents.get(step.agent)
         if slot is None:
@@ -306,13 +266,13 @@ class Engine:
         async with semaphore:
             if waited and decide(state, self.clock()) != step:
                 return None  # the budget ran out while waiting: decide again
-            task = await self._task(book, state, step)
+            task = await effects.build_task(book, state, step, self.clock(), self.state_dir)
             started = {"attempt": step.attempt, "agent": step.agent, "task": task.to_dict()}
             try:
                 await self._commit(state, [(ev.ATTEMPT_STARTED, started)])
             except VersionConflict:
                 return None
-            entries = await self._attempt(slot.agent, task)
+            entries = await effects.attempt(slot.agent, task)
         while True:  # the result is recorded even if a person acted on the item meanwhile
             try:
                 return await self._commit(state, entries)
@@ -321,197 +281,6 @@ class Engine:
                     len(state.attempts) >= step.attempt and state.attempt(step.attempt).in_flight
                 ):
                     return None
-
-    async def _attempt(self, agent: Any, task: Task) -> list[Entry]:
-        n = task.attempt
-        started = time.perf_counter()
-        try:
-            if task.budget.seconds is not None:
-                result = await asyncio.wait_for(agent.run(task), max(task.budget.seconds, 0.001))
-            else:
-                result = await agent.run(task)
-        except TimeoutError:
-            seconds = time.perf_counter() - started
-            error = f"stopped: the item's time budget ran out after {seconds:.1f}s"
-            return [
-                (ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})
-            ]
-        except AgentError as exc:
-            seconds = time.perf_counter() - started
-            return [
-                (
-                    ev.ATTEMPT_FAILED,
-                    {"attempt": n, "error": str(exc), "usage": {"seconds": seconds}},
-                )
-            ]
-        except Exception:
-            seconds = time.perf_counter() - started
-            error = "the agent raised:\n" + clip(traceback.format_exc(), EVIDENCE_LIMIT)
-            return [
-                (ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})
-            ]
-        seconds = time.perf_counter() - started
-        if isinstance(result, AwaitHuman):
-            return [(ev.HUMAN_REQUESTED, {"wait": "work", "attempt": n, "prompt": result.prompt})]
-        if not isinstance(result, AgentResult):
-            error = (
-                f"the agent returned {type(result).__name__}, expected AgentResult or AwaitHuman"
-            )
-            return [
-                (ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})
-            ]
-        usage = result.usage.to_dict()
-        if not usage["seconds"]:
-            usage["seconds"] = seconds
-        output = result.output_dict()
-        return [
-            (
-                ev.ATTEMPT_FINISHED,
-                {
-                    "attempt": n,
-                    "output": output,
-                    "usage": usage,
-                    "by": f"agent:{task_agent(agent)}",
-                },
-            )
-        ]
-
-    async def _task(self, book: Playbook, state: ItemState, step: Delegate) -> Task:
-        plan = state.plan
-        assert plan is not None
-        now = self.clock()
-        budget = plan.budget
-        feedback: list[dict[str, Any]] = []
-        closed = [a for a in state.attempts if a.feedback is not None]
-        if closed:
-            feedback.extend(closed[-1].feedback or [])
-        feedback.extend(
-            {"source": "person", "kind": "review", "message": c} for c in state.reopen_comments
-        )
-        left = BudgetLeft(
-            attempts=budget.attempts + state.extra_attempts - len(state.attempts),
-            tokens=None
-            if budget.tokens is None
-            else budget.tokens + state.extra_tokens - state.tokens,
-            cost=None if budget.cost is None else budget.cost + state.extra_cost - state.cost,
-            seconds=None
-            if budget.wall_seconds is None
-            else budget.wall_seconds - (now - state.window_start),
-        )
-        return Task(
-            item_id=state.item_id,
-            attempt=step.attempt,
-            objective=state.spec["objective"],
-            inputs=state.spec.get("inputs", {}),
-            feedback=tuple(feedback),
-            acceptance=book.acceptance([v.name for v in plan.verifiers]),
-            budget=left,
-            risk=state.spec.get("risk", "low"),
-            tags=tuple(state.spec.get("tags", ())),
-            workdir=await self._workdir(book, state.item_id, step.attempt),
-        )
-
-    async def _workdir(self, book: Playbook, item_id: str, attempt: int) -> Path | None:
-        if book.workspace is None:
-            return None
-        folder = (self.state_dir / "work" / item_id / str(attempt)).resolve()
-        if book.workspace.copy_from:
-            assert book.path is not None
-            source = book.path.parent / book.workspace.copy_from
-            await asyncio.to_thread(shutil.copytree, source, folder, dirs_exist_ok=True)
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
-        return folder
-
-    def _view(self, state: ItemState, n: int) -> AttemptView:
-        a = state.attempt(n)
-        output = a.output or {}
-        workdir = a.task.get("workdir")
-        return AttemptView(
-            item_id=state.item_id,
-            attempt=n,
-            agent=a.agent,
-            objective=state.spec["objective"],
-            inputs=state.spec.get("inputs", {}),
-            text=output.get("text", ""),
-            data=output.get("data"),
-            risk=state.spec.get("risk", "low"),
-            tags=tuple(state.spec.get("tags", ())),
-            checks=tuple(a.checks.values()),
-            reviews=tuple(a.reviews.values()),
-            workdir=Path(workdir) if workdir else None,
-        )
-
-    async def _review(self, book: Playbook, state: ItemState, step: Review) -> list[Entry]:
-        n, name = step.attempt, step.reviewer
-        slot = book.reviewers.get(name)
-        if slot is None:
-            return [
-                (
-                    ev.ITEM_ESCALATED,
-                    {"reason": f"reviewer {name!r} is no longer in playbook {book.name}"},
-                )
-            ]
-        try:
-            result = await slot.reviewer.review(self._view(state, n))
-        except ReviewError as exc:
-            return [(ev.REVIEW_FAILED, {"attempt": n, "reviewer": name, "error": str(exc)})]
-        except Exception:
-            error = "the reviewer raised:\n" + clip(traceback.format_exc(), EVIDENCE_LIMIT)
-            return [(ev.REVIEW_FAILED, {"attempt": n, "reviewer": name, "error": error})]
-        if isinstance(result, AwaitHuman):
-            data = {"wait": "review", "attempt": n, "reviewer": name, "prompt": result.prompt}
-            return [(ev.HUMAN_REQUESTED, data)]
-        if not isinstance(result, ReviewResult):
-            error = f"the reviewer returned {type(result).__name__}, expected ReviewResult"
-            return [(ev.REVIEW_FAILED, {"attempt": n, "reviewer": name, "error": error})]
-        decided: dict[str, Any] = {
-            "attempt": n,
-            "reviewer": name,
-            "kind": slot.kind,
-            "decision": result.decision.value,
-            "comments": result.comments,
-            "by": f"{slot.kind}:{name}",
-        }
-        if result.usage is not None:
-            decided["usage"] = result.usage.to_dict()
-        return [(ev.REVIEW_DECIDED, decided)]
-
-    async def _verify(self, book: Playbook, state: ItemState, step: Verify) -> list[Entry]:
-        view = self._view(state, step.attempt)
-        if len(step.verifiers) == 1:  # gather would wrap it in a task for nothing
-            checks = [await self._check(book, view, step.verifiers[0])]
-        else:
-            checks = await asyncio.gather(*(self._check(book, view, n) for n in step.verifiers))
-        return [(ev.CHECK_RECORDED, check) for check in checks]
-
-    async def _check(self, book: Playbook, view: AttemptView, name: str) -> dict[str, Any]:
-        slot = book.verifiers.get(name)
-        started = time.perf_counter()
-        if slot is None:
-            result = CheckResult(False, f"verifier {name!r} is no longer in playbook {book.name}")
-        else:
-            try:
-                result = await slot.verifier.verify(view)
-                if not isinstance(result, CheckResult):
-                    result = CheckResult(
-                        False,
-                        f"the verifier returned {type(result).__name__}, expected CheckResult",
-                    )
-            except Exception:
-                result = CheckResult(False, "the verifier raised:\n" + traceback.format_exc())
-        check: dict[str, Any] = {
-            "attempt": view.attempt,
-            "verifier": name,
-            "passed": bool(result.passed),
-            "score": result.score,
-            "evidence": clip(result.evidence, EVIDENCE_LIMIT),
-            "seconds": time.perf_counter() - started,
-            "required": slot.required if slot else True,
-        }
-        if result.usage is not None:
-            check["usage"] = result.usage.to_dict()
-        return check
 
     # --- fleet and leases -------------------------------------------------------------
     async def _poll_fleet(self) -> None:
@@ -558,19 +327,6 @@ class Engine:
 _ACTIVE = ("scoping", "running", "reviewing", "verifying", "refining")
 
 
-def _pure(state: ItemState, step: Step) -> list[Entry] | None:
-    """The events of a step that needs no effect, so it can share the previous append."""
-    match step:
-        case Refine(attempt=n):
-            return [(ev.FEEDBACK_CREATED, {"attempt": n, "feedback": build_feedback(state, n)})]
-        case Accept(attempt=n):
-            return [(ev.ITEM_ACCEPTED, {"attempt": n, "agent": state.attempt(n).agent})]
-        case Finish(outcome=outcome, reason=reason):
-            kind = ev.ITEM_ESCALATED if outcome is Outcome.ESCALATED else ev.ITEM_FAILED
-            return [(kind, {"reason": reason})]
-    return None
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -579,10 +335,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def task_agent(agent: Any) -> str:
-    return str(getattr(agent, "name", type(agent).__name__))
 
 
 def _check_refs(spec: ItemSpec, book: Playbook) -> list[Any]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import shutil
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,32 @@ class Finished:
     def tail(self, limit: int = 4000) -> str:
         text = self.stderr.strip() or self.stdout.strip()
         return clip(text, limit) if text else "(no output)"
+
+
+def command_line(
+    command: str | list[str], base_dir: Path, cwd: Path, *, shell: bool = False
+) -> list[str]:
+    """argv from a playbook's command ({playbook_dir} filled in); ValueError if unusable."""
+    if shell:
+        text = command if isinstance(command, str) else shlex.join(command)
+        argv = ["/bin/sh", "-c", text]
+    else:
+        argv = shlex.split(command) if isinstance(command, str) else list(command)
+    if not argv or not argv[-1].strip():
+        raise ValueError("command is empty")
+    argv = [a.replace("{playbook_dir}", str(base_dir)) for a in argv]
+    if not shell:
+        find_executable(argv[0], cwd)
+    return argv
+
+
+def allowed_env(
+    names: list[str], environ: Mapping[str, str], fixed: Mapping[str, str]
+) -> dict[str, str]:
+    """The environment a child gets: only the named variables, plus fixed values."""
+    env = {k: environ[k] for k in names if k in environ}
+    env.update(fixed)
+    return env
 
 
 def find_executable(name: str, cwd: Path) -> str:

@@ -5,7 +5,6 @@ output comes from stdout or a file. CLI coding agents (claude -p, codex exec, ai
 from __future__ import annotations
 
 import json
-import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from pydantic import Field
 
 from ..errors import AgentError
 from ..plugins import AgentConfig, BuildContext
-from ..process import find_executable, run_process
+from ..process import allowed_env, command_line, run_process
 from ..prompts import render_task
 from ..records import AgentResult, AwaitHuman, Task, Usage
 
@@ -37,16 +36,11 @@ class CommandAgentConfig(AgentConfig):
     prompt_template: str | None = None
 
     def build(self, name: str, ctx: BuildContext) -> CommandAgent:
-        argv = shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
-        if not argv:
-            raise ValueError("command is empty")
-        cwd = ctx.path(self.cwd) if self.cwd else None
-        find_executable(argv[0].replace("{playbook_dir}", str(ctx.base_dir)), cwd or ctx.base_dir)
+        cwd = ctx.path(self.cwd) if self.cwd else ctx.base_dir
+        argv = command_line(self.command, ctx.base_dir, cwd)
         template = ctx.path(self.prompt_template).read_text() if self.prompt_template else None
-        env = {k: ctx.environ[k] for k in [*self.env, *self.secrets] if k in ctx.environ}
-        env.update(self.set_env)
-        argv = [a.replace("{playbook_dir}", str(ctx.base_dir)) for a in argv]
-        return CommandAgent(name, self, argv, env, cwd or ctx.base_dir, template)
+        env = allowed_env([*self.env, *self.secrets], ctx.environ, self.set_env)
+        return CommandAgent(name, self, argv, env, cwd, template)
 
 
 class CommandAgent:

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from .._util import clip
 from ..plugins import BuildContext, VerifierConfig
-from ..process import OUTPUT_LIMIT, find_executable, run_process
+from ..process import OUTPUT_LIMIT, allowed_env, command_line, run_process
 from ..records import AttemptView, CheckResult
 
 DEFAULT_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV"]
@@ -29,24 +29,9 @@ class CommandVerifierConfig(VerifierConfig):
     success_codes: list[int] = Field(default_factory=lambda: [0])
 
     def build(self, name: str, ctx: BuildContext) -> CommandVerifier:
-        if self.shell:
-            argv = [
-                "/bin/sh",
-                "-c",
-                self.command if isinstance(self.command, str) else shlex.join(self.command),
-            ]
-        else:
-            argv = (
-                shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
-            )
-        if not argv:
-            raise ValueError("command is empty")
-        argv = [a.replace("{playbook_dir}", str(ctx.base_dir)) for a in argv]
         cwd = ctx.path(self.cwd) if self.cwd else None
-        if not self.shell:
-            find_executable(argv[0], cwd or ctx.base_dir)
-        env = {k: ctx.environ[k] for k in self.env if k in ctx.environ}
-        env.update(self.set_env)
+        argv = command_line(self.command, ctx.base_dir, cwd or ctx.base_dir, shell=self.shell)
+        env = allowed_env(self.env, ctx.environ, self.set_env)
         return CommandVerifier(name, argv, env, cwd, ctx.base_dir, self)
 
     def describe(self) -> dict[str, Any]:

@@ -1,0 +1,272 @@
+"""Effects: performing a step by calling the playbook's agents, reviewers and verifiers,
+and turning what they return (or raise) into the entries of the events to record.
+
+The loop decides; these functions act; the engine records. Nothing here writes to a store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from . import events as ev
+from ._util import clip
+from .agents.base import Agent
+from .errors import AgentError, ReviewError
+from .ledger import Entry
+from .loop import Accept, Delegate, Finish, Refine, Review, Step, Verify, build_feedback
+from .playbook import Playbook
+from .records import (
+    AgentResult,
+    AttemptView,
+    AwaitHuman,
+    BudgetLeft,
+    CheckResult,
+    ReviewResult,
+    Task,
+)
+from .state import ItemState
+from .types import Outcome
+
+EVIDENCE_LIMIT = 20_000
+
+
+def scope(book: Playbook, state: ItemState) -> list[Entry]:
+    """The plan for an item (or its failure, if the playbook no longer fits it)."""
+    # the spec was validated when submitted; what can have changed since is the playbook
+    spec = state.spec
+    problems = [
+        f"unknown verifier {n!r} in acceptance"
+        for n in spec.get("acceptance") or ()
+        if n not in book.verifiers
+    ] + [
+        f"unknown agent {n!r} in cascade" for n in spec.get("cascade") or () if n not in book.agents
+    ]
+    if problems:
+        reason = f"invalid against playbook {book.name}: {'; '.join(problems)}"
+        return [(ev.ITEM_FAILED, {"reason": reason})]
+    plan = book.plan_for(
+        risk=spec.get("risk", "low"),
+        tags=spec.get("tags", []),
+        acceptance=spec.get("acceptance"),
+        cascade=spec.get("cascade"),
+        budget={k: v for k, v in (spec.get("budget") or {}).items() if v is not None},
+    )
+    return [(ev.ITEM_SCOPED, {"plan": plan.to_dict()})]
+
+
+async def build_task(
+    book: Playbook, state: ItemState, step: Delegate, now: float, state_dir: Path
+) -> Task:
+    """What the agent is given: objective, inputs, latest feedback, acceptance, budget left."""
+    plan = state.plan
+    assert plan is not None
+    budget = plan.budget
+    feedback: list[dict[str, Any]] = []
+    closed = [a for a in state.attempts if a.feedback is not None]
+    if closed:
+        feedback.extend(closed[-1].feedback or [])
+    feedback.extend(
+        {"source": "person", "kind": "review", "message": c} for c in state.reopen_comments
+    )
+    left = BudgetLeft(
+        attempts=budget.attempts + state.extra_attempts - len(state.attempts),
+        tokens=None if budget.tokens is None else budget.tokens + state.extra_tokens - state.tokens,
+        cost=None if budget.cost is None else budget.cost + state.extra_cost - state.cost,
+        seconds=None
+        if budget.wall_seconds is None
+        else budget.wall_seconds - (now - state.window_start),
+    )
+    return Task(
+        item_id=state.item_id,
+        attempt=step.attempt,
+        objective=state.spec["objective"],
+        inputs=state.spec.get("inputs", {}),
+        feedback=tuple(feedback),
+        acceptance=book.acceptance([v.name for v in plan.verifiers]),
+        budget=left,
+        risk=state.spec.get("risk", "low"),
+        tags=tuple(state.spec.get("tags", ())),
+        workdir=await workdir(book, state_dir, state.item_id, step.attempt),
+    )
+
+
+async def workdir(book: Playbook, state_dir: Path, item_id: str, attempt: int) -> Path | None:
+    """A fresh working folder for the attempt, seeded from the playbook's workspace."""
+    if book.workspace is None:
+        return None
+    folder = (state_dir / "work" / item_id / str(attempt)).resolve()
+    if book.workspace.copy_from:
+        assert book.path is not None
+        source = book.path.parent / book.workspace.copy_from
+        await asyncio.to_thread(shutil.copytree, source, folder, dirs_exist_ok=True)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+async def attempt(agent: Agent, task: Task) -> list[Entry]:
+    """Run the agent on the task; its result, failure or request for a person as events."""
+    n = task.attempt
+    started = time.perf_counter()
+    try:
+        if task.budget.seconds is not None:
+            result = await asyncio.wait_for(agent.run(task), max(task.budget.seconds, 0.001))
+        else:
+            result = await agent.run(task)
+    except TimeoutError:
+        seconds = time.perf_counter() - started
+        error = f"stopped: the item's time budget ran out after {seconds:.1f}s"
+        return [(ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})]
+    except AgentError as exc:
+        seconds = time.perf_counter() - started
+        return [
+            (
+                ev.ATTEMPT_FAILED,
+                {"attempt": n, "error": str(exc), "usage": {"seconds": seconds}},
+            )
+        ]
+    except Exception:
+        seconds = time.perf_counter() - started
+        error = "the agent raised:\n" + clip(traceback.format_exc(), EVIDENCE_LIMIT)
+        return [(ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})]
+    seconds = time.perf_counter() - started
+    if isinstance(result, AwaitHuman):
+        return [(ev.HUMAN_REQUESTED, {"wait": "work", "attempt": n, "prompt": result.prompt})]
+    if not isinstance(result, AgentResult):
+        error = f"the agent returned {type(result).__name__}, expected AgentResult or AwaitHuman"
+        return [(ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})]
+    usage = result.usage.to_dict()
+    if not usage["seconds"]:
+        usage["seconds"] = seconds
+    output = result.output_dict()
+    return [
+        (
+            ev.ATTEMPT_FINISHED,
+            {
+                "attempt": n,
+                "output": output,
+                "usage": usage,
+                "by": f"agent:{agent_name(agent)}",
+            },
+        )
+    ]
+
+
+def attempt_view(state: ItemState, n: int) -> AttemptView:
+    """What reviewers and verifiers see of attempt n."""
+    a = state.attempt(n)
+    output = a.output or {}
+    workdir = a.task.get("workdir")
+    return AttemptView(
+        item_id=state.item_id,
+        attempt=n,
+        agent=a.agent,
+        objective=state.spec["objective"],
+        inputs=state.spec.get("inputs", {}),
+        text=output.get("text", ""),
+        data=output.get("data"),
+        risk=state.spec.get("risk", "low"),
+        tags=tuple(state.spec.get("tags", ())),
+        checks=tuple(a.checks.values()),
+        reviews=tuple(a.reviews.values()),
+        workdir=Path(workdir) if workdir else None,
+    )
+
+
+async def review(book: Playbook, state: ItemState, step: Review) -> list[Entry]:
+    """Ask the reviewer; its decision, failure or request for a person as events."""
+    n, name = step.attempt, step.reviewer
+    slot = book.reviewers.get(name)
+    if slot is None:
+        return [
+            (
+                ev.ITEM_ESCALATED,
+                {"reason": f"reviewer {name!r} is no longer in playbook {book.name}"},
+            )
+        ]
+    try:
+        result = await slot.reviewer.review(attempt_view(state, n))
+    except ReviewError as exc:
+        return [(ev.REVIEW_FAILED, {"attempt": n, "reviewer": name, "error": str(exc)})]
+    except Exception:
+        error = "the reviewer raised:\n" + clip(traceback.format_exc(), EVIDENCE_LIMIT)
+        return [(ev.REVIEW_FAILED, {"attempt": n, "reviewer": name, "error": error})]
+    if isinstance(result, AwaitHuman):
+        data = {"wait": "review", "attempt": n, "reviewer": name, "prompt": result.prompt}
+        return [(ev.HUMAN_REQUESTED, data)]
+    if not isinstance(result, ReviewResult):
+        error = f"the reviewer returned {type(result).__name__}, expected ReviewResult"
+        return [(ev.REVIEW_FAILED, {"attempt": n, "reviewer": name, "error": error})]
+    decided: dict[str, Any] = {
+        "attempt": n,
+        "reviewer": name,
+        "kind": slot.kind,
+        "decision": result.decision.value,
+        "comments": result.comments,
+        "by": f"{slot.kind}:{name}",
+    }
+    if result.usage is not None:
+        decided["usage"] = result.usage.to_dict()
+    return [(ev.REVIEW_DECIDED, decided)]
+
+
+async def verify(book: Playbook, state: ItemState, step: Verify) -> list[Entry]:
+    """Run the missing checks (concurrently); each verdict with its evidence as an event."""
+    view = attempt_view(state, step.attempt)
+    if len(step.verifiers) == 1:  # gather would wrap it in a task for nothing
+        checks = [await check(book, view, step.verifiers[0])]
+    else:
+        checks = await asyncio.gather(*(check(book, view, n) for n in step.verifiers))
+    return [(ev.CHECK_RECORDED, check) for check in checks]
+
+
+async def check(book: Playbook, view: AttemptView, name: str) -> dict[str, Any]:
+    """One verifier's verdict; a verifier that raises is a failed check with its traceback."""
+    slot = book.verifiers.get(name)
+    started = time.perf_counter()
+    if slot is None:
+        result = CheckResult(False, f"verifier {name!r} is no longer in playbook {book.name}")
+    else:
+        try:
+            result = await slot.verifier.verify(view)
+            if not isinstance(result, CheckResult):
+                result = CheckResult(
+                    False,
+                    f"the verifier returned {type(result).__name__}, expected CheckResult",
+                )
+        except Exception:
+            result = CheckResult(False, "the verifier raised:\n" + traceback.format_exc())
+    check: dict[str, Any] = {
+        "attempt": view.attempt,
+        "verifier": name,
+        "passed": bool(result.passed),
+        "score": result.score,
+        "evidence": clip(result.evidence, EVIDENCE_LIMIT),
+        "seconds": time.perf_counter() - started,
+        "required": slot.required if slot else True,
+    }
+    if result.usage is not None:
+        check["usage"] = result.usage.to_dict()
+    return check
+
+
+def pure(state: ItemState, step: Step) -> list[Entry] | None:
+    """The events of a step that needs no effect, so it can share the previous append."""
+    match step:
+        case Refine(attempt=n):
+            return [(ev.FEEDBACK_CREATED, {"attempt": n, "feedback": build_feedback(state, n)})]
+        case Accept(attempt=n):
+            return [(ev.ITEM_ACCEPTED, {"attempt": n, "agent": state.attempt(n).agent})]
+        case Finish(outcome=outcome, reason=reason):
+            kind = ev.ITEM_ESCALATED if outcome is Outcome.ESCALATED else ev.ITEM_FAILED
+            return [(kind, {"reason": reason})]
+    return None
+
+
+def agent_name(agent: Any) -> str:
+    return str(getattr(agent, "name", type(agent).__name__))
