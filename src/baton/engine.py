@@ -9,6 +9,7 @@ engine resumes (an attempt that was in flight is recorded as abandoned, never dr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -133,6 +134,7 @@ class Engine:
         self._wait_for_people = wait_for_people
         pending = set(items) if items is not None else None
         tasks: dict[str, asyncio.Task[ItemState | None]] = {}
+        finished: asyncio.Queue[asyncio.Task[ItemState | None]] = asyncio.Queue()
         background = [
             asyncio.create_task(self._renew_leases()),
             asyncio.create_task(self._watch_fleet()),
@@ -163,18 +165,19 @@ class Engine:
                     )
                     for item_id in claimed:
                         self._held.add(item_id)
-                        tasks[item_id] = asyncio.create_task(self._drive(item_id), name=item_id)
+                        task = asyncio.create_task(self._drive(item_id), name=item_id)
+                        task.add_done_callback(finished.put_nowait)
+                        tasks[item_id] = task
                 if claimed and len(tasks) < self.concurrency:
                     continue
-                if tasks:
-                    done, _ = await asyncio.wait(
-                        tasks.values(),
-                        timeout=self.poll_interval,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                else:
-                    done = set()
-                    await asyncio.sleep(self.poll_interval)
+                # wait for an item to finish (or poll for new work); a queue fed by done
+                # callbacks costs O(1) per item, where asyncio.wait re-arms every task
+                done: list[asyncio.Task[ItemState | None]] = []
+                if finished.empty():
+                    with contextlib.suppress(TimeoutError):
+                        done.append(await asyncio.wait_for(finished.get(), self.poll_interval))
+                while not finished.empty():
+                    done.append(finished.get_nowait())
                 for task in done:
                     item_id = task.get_name()
                     del tasks[item_id]

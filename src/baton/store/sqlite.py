@@ -30,16 +30,20 @@ from .base import ItemSummary
 _SCHEMA = resources.files("baton.store").joinpath("schema.sql").read_text(encoding="utf-8")
 _CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
 
-_UPSERT = """
+# the summary row carries the log's version, so for item logs the version check and the
+# index update are one statement: an insert for a new item, a guarded update otherwise
+_INSERT_ITEM = """
 INSERT INTO items (item_id, queue, status, runnable, waiting, version, attempts, objective,
                    created_at, updated_at, lease_owner, lease_until)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)
-ON CONFLICT (item_id) DO UPDATE SET
-    queue = excluded.queue, status = excluded.status, runnable = excluded.runnable,
-    waiting = excluded.waiting, version = excluded.version, attempts = excluded.attempts,
-    objective = excluded.objective, updated_at = excluded.updated_at,
-    lease_owner = CASE WHEN excluded.runnable THEN items.lease_owner END,
-    lease_until = CASE WHEN excluded.runnable THEN items.lease_until END
+ON CONFLICT (item_id) DO NOTHING
+"""
+_UPDATE_ITEM = """
+UPDATE items SET queue = ?, status = ?, runnable = ?, waiting = ?, version = ?, attempts = ?,
+    objective = ?, created_at = ?, updated_at = ?,
+    lease_owner = CASE WHEN ? THEN lease_owner END,
+    lease_until = CASE WHEN ? THEN lease_until END
+WHERE item_id = ? AND version = ?
 """
 _EVENT_COLUMNS = "log, seq, kind, at, data, prev, hash, position"
 _INSERT_EVENT = (
@@ -142,34 +146,33 @@ class SQLiteStore:
         rows = [(e.log, e.seq, e.kind, e.at, orjson.dumps(e.data), e.prev, e.hash) for e in events]
 
         def write(conn: sqlite3.Connection) -> list[int]:
-            found = conn.execute(
-                "SELECT seq FROM events WHERE log = ? ORDER BY seq DESC LIMIT 1", (log,)
-            ).fetchone()
-            actual = found[0] if found else 0
-            if actual != expected_version:
-                raise VersionConflict(log, expected_version, actual)
+            if summary is None:
+                found = conn.execute(
+                    "SELECT seq FROM events WHERE log = ? ORDER BY seq DESC LIMIT 1", (log,)
+                ).fetchone()
+                if (found[0] if found else 0) != expected_version:
+                    raise VersionConflict(log, expected_version, found[0] if found else 0)
+            else:
+                s = summary
+                values = (s.queue, s.status, int(s.runnable), s.waiting, s.version, s.attempts)
+                values += (s.objective, s.created_at, s.updated_at)
+                if expected_version == 0:
+                    done = conn.execute(_INSERT_ITEM, (s.item_id, *values)).rowcount
+                else:
+                    runnable = int(s.runnable)
+                    guard = (runnable, runnable, s.item_id, expected_version)
+                    done = conn.execute(_UPDATE_ITEM, (*values, *guard)).rowcount
+                if not done:
+                    row = conn.execute(
+                        "SELECT version FROM items WHERE item_id = ?", (log,)
+                    ).fetchone()
+                    raise VersionConflict(log, expected_version, row[0] if row else 0)
+            if len(rows) == 1:
+                return [conn.execute(_INSERT_EVENT, rows[0]).lastrowid]
             conn.executemany(_INSERT_EVENT, rows)
             # one writer holds the lock, so the rows just inserted have consecutive positions
             last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-            positions = list(range(last - len(rows) + 1, last + 1))
-            if summary is not None:
-                s = summary
-                conn.execute(
-                    _UPSERT,
-                    (
-                        s.item_id,
-                        s.queue,
-                        s.status,
-                        int(s.runnable),
-                        s.waiting,
-                        s.version,
-                        s.attempts,
-                        s.objective,
-                        s.created_at,
-                        s.updated_at,
-                    ),
-                )
-            return positions
+            return list(range(last - len(rows) + 1, last + 1))
 
         positions = await self._write(write)
         return [_with_position(e, p) for e, p in zip(events, positions, strict=True)]
