@@ -14,7 +14,7 @@ from typing import Any
 
 from . import events as ev
 from .errors import InvalidAction
-from .events import chain
+from .events import Event, chain
 from .ledger import commit, load_state, retrying
 from .loop import exhausted_reason
 from .state import ItemState
@@ -165,8 +165,12 @@ async def cancel(store: Store, item_id: str, by: str, reason: str = "") -> str:
 
 async def fleet_paused(store: Store) -> dict[str, dict[str, Any]]:
     """Agents paused now, with who paused them and why."""
+    return _paused(await store.load(FLEET_LOG))
+
+
+def _paused(log: list[Event]) -> dict[str, dict[str, Any]]:
     paused: dict[str, dict[str, Any]] = {}
-    for event in await store.load(FLEET_LOG):
+    for event in log:
         if event.kind == ev.AGENT_PAUSED:
             paused[event.data["agent"]] = dict(event.data, at=event.at)
         elif event.kind == ev.AGENT_RESUMED:
@@ -179,7 +183,7 @@ async def set_paused(store: Store, agent: str, paused: bool, by: str, reason: st
 
     async def act() -> str:
         log = await store.load(FLEET_LOG)
-        now_paused = agent in await fleet_paused(store)
+        now_paused = agent in _paused(log)
         if now_paused == paused:
             return f"agent {agent} is already {'paused' if paused else 'active'}"
         kind = ev.AGENT_PAUSED if paused else ev.AGENT_RESUMED

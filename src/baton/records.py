@@ -124,12 +124,11 @@ class AttemptView:
     workdir: Path | None = None
 
     def json_value(self) -> Any:
-        """The output as JSON data: the structured data if any, else the text parsed."""
-        import json
+        """The output as JSON: the structured data if any, else the text (or its ```json
+        block) parsed; ValueError when it is not JSON."""
+        from ._util import extract_json
 
-        if self.data is not None:
-            return self.data
-        return json.loads(self.text)
+        return self.data if self.data is not None else extract_json(self.text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from .._util import extract_json
 from ..errors import AgentError
 from ..plugins import AgentConfig, BuildContext
 from ..process import allowed_env, command_line, run_process
@@ -123,8 +124,6 @@ def _fill(arg: str, values: dict[str, str]) -> str:
 
 
 def _json_or_none(text: str) -> object:
-    from ..verify.json_schema import extract_json
-
     try:
         return extract_json(text)
     except ValueError:

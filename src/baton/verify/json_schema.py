@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
@@ -12,27 +11,6 @@ from pydantic import model_validator
 
 from ..plugins import BuildContext, VerifierConfig
 from ..records import AttemptView, CheckResult
-
-_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL)
-
-
-def extract_json(text: str) -> Any:
-    """JSON from an output: the whole text, or the first ```json fenced block in it."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as first:
-        match = _FENCE.search(text)
-        if match:
-            try:
-                return json.loads(match.group(1))
-            except json.JSONDecodeError:
-                pass
-        raise ValueError(f"{first.msg} (line {first.lineno}, column {first.colno})") from None
-
-
-def json_value(attempt: AttemptView) -> Any:
-    """The attempt's structured data, or its text parsed as JSON (ValueError if it is not)."""
-    return attempt.data if attempt.data is not None else extract_json(attempt.text)
 
 
 class JsonSchemaVerifierConfig(VerifierConfig):
@@ -91,7 +69,7 @@ class JsonSchemaVerifier:
 
     async def verify(self, attempt: AttemptView) -> CheckResult:
         try:
-            value = json_value(attempt)
+            value = attempt.json_value()
         except ValueError as exc:
             snippet = attempt.text[:300]
             return CheckResult(False, f"output is not valid JSON: {exc}\noutput began: {snippet!r}")

@@ -10,7 +10,6 @@ from pydantic import Field
 
 from ..plugins import BuildContext, VerifierConfig
 from ..records import AttemptView, CheckResult
-from .json_schema import json_value
 
 _FLAGS = {"IGNORECASE": re.IGNORECASE, "MULTILINE": re.MULTILINE, "DOTALL": re.DOTALL}
 
@@ -20,7 +19,7 @@ def subject(attempt: AttemptView, field: str | None) -> str:
     if field is None:
         return attempt.text
     try:
-        value: Any = json_value(attempt)
+        value: Any = attempt.json_value()
     except ValueError as exc:
         raise LookupError(f"output is not JSON, so it has no field {field!r}: {exc}") from None
     for part in field.split("."):
