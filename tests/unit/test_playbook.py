@@ -90,6 +90,10 @@ def test_a_good_playbook_builds(tmp_path: Path) -> None:
             "pb.yaml:2: agents: several agents: name their order in cascade",
         ),
         ("- just\n- a list\n", "pb.yaml:1: a playbook is a mapping"),
+        (
+            GOOD.replace("    kind: contains\n    text: ok", "    kind: json_schema\n    schema: 5"),
+            "pb.yaml:15: verifiers.has-ok.schema: Input should be a valid dictionary, got 5",
+        ),
     ],
 )
 def test_problems_name_file_line_and_field(tmp_path: Path, text: str, expected: str) -> None:

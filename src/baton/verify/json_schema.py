@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from ..plugins import BuildContext, VerifierConfig
 from ..records import AttemptView, CheckResult
@@ -15,16 +15,9 @@ from ..records import AttemptView, CheckResult
 
 class JsonSchemaVerifierConfig(VerifierConfig):
     kind: Literal["json_schema"] = "json_schema"
-    schema_: dict[str, Any] | None = None
+    # "schema" would shadow BaseModel.schema, so the field has another name and an alias
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
     schema_file: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _alias(cls, raw: Any) -> Any:
-        if isinstance(raw, dict) and "schema" in raw:
-            raw = dict(raw)
-            raw["schema_"] = raw.pop("schema")
-        return raw
 
     @model_validator(mode="after")
     def _one_schema(self) -> JsonSchemaVerifierConfig:
