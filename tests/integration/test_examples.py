@@ -16,24 +16,12 @@ def outcomes(baton: Baton) -> dict[str, str]:
 
 
 def test_cleanup(baton: Baton) -> None:
-    run = baton(
-        "run",
-        str(EXAMPLES / "cleanup/playbook.yaml"),
-        str(EXAMPLES / "cleanup/items.jsonl"),
-        "--no-live",
-        "--no-wait",
-    )
-    assert run.returncode == 3, run.stderr  # one item waits for a person
-    assert outcomes(baton) == {
-        "contact-1": "accepted",
-        "contact-2": "accepted",
-        "contact-3": "accepted",
-        "contact-4": "waiting_human",
-    }
+    run = baton("run", str(EXAMPLES / "cleanup/playbook.yaml"), str(EXAMPLES / "cleanup/items.jsonl"), "--no-live")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert set(outcomes(baton).values()) == {"accepted"}
     assert "ACCEPTED (attempt 2 by thorough)" in baton("show", "contact-2", check=True).stdout
-    baton("approve", "contact-4", "-m", "checked by hand", check=True)
-    assert baton("resume", "--no-live", "--no-wait").returncode == 0
-    assert outcomes(baton)["contact-4"] == "accepted"
+    figures = json.loads(baton("metrics", "--json", check=True).stdout)
+    assert (figures["items"]["accepted"], figures["first_pass_yield"]) == (4, 0.5)
 
 
 def test_script_fix(tmp_path: Path, baton: Baton) -> None:
