@@ -16,7 +16,12 @@ def outcomes(baton: Baton) -> dict[str, str]:
 
 
 def test_cleanup(baton: Baton) -> None:
-    run = baton("run", str(EXAMPLES / "cleanup/playbook.yaml"), str(EXAMPLES / "cleanup/items.jsonl"), "--no-live")
+    run = baton(
+        "run",
+        str(EXAMPLES / "cleanup/playbook.yaml"),
+        str(EXAMPLES / "cleanup/items.jsonl"),
+        "--no-live",
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert set(outcomes(baton).values()) == {"accepted"}
     assert "ACCEPTED (attempt 2 by thorough)" in baton("show", "contact-2", check=True).stdout

@@ -91,7 +91,9 @@ def test_a_good_playbook_builds(tmp_path: Path) -> None:
         ),
         ("- just\n- a list\n", "pb.yaml:1: a playbook is a mapping"),
         (
-            GOOD.replace("    kind: contains\n    text: ok", "    kind: json_schema\n    schema: 5"),
+            GOOD.replace(
+                "    kind: contains\n    text: ok", "    kind: json_schema\n    schema: 5"
+            ),
             "pb.yaml:15: verifiers.has-ok.schema: Input should be a valid dictionary, got 5",
         ),
     ],
