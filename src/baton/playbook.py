@@ -199,7 +199,7 @@ class Playbook:
         )
         names = acceptance if acceptance is not None else list(self.verifiers)
         verifiers = tuple(VerifierPlan(n, self.verifiers[n].required) for n in names)
-        limits = self.budget.model_copy(update=dict(budget or {})).to_budget()
+        limits = Budget(**{**self.budget.model_dump(), **(budget or {})})
         return Plan(
             cascade=tuple(cascade or self.cascade),
             order=tuple(self.policy.order),

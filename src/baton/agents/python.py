@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, Literal
 
 import orjson
@@ -35,19 +33,14 @@ class PythonAgent:
         self.offload = offload and not inspect.iscoroutinefunction(fn)
 
     async def run(self, task: Task) -> AgentResult | AwaitHuman:
-        started = time.perf_counter()
+        # wall seconds are measured by the engine around every agent call
         if self.offload:
             value = await asyncio.to_thread(self.fn, task)
         else:
             value = self.fn(task)
             if inspect.isawaitable(value):
                 value = await value
-        result = as_result(value)
-        if isinstance(result, AgentResult) and not result.usage.seconds:
-            result = replace(
-                result, usage=replace(result.usage, seconds=time.perf_counter() - started)
-            )
-        return result
+        return as_result(value)
 
 
 def as_result(value: Any) -> AgentResult | AwaitHuman:
