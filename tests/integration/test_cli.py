@@ -296,3 +296,77 @@ def test_reading_commands_do_not_create_a_store(tmp_path: Path, baton: Baton) ->
         assert proc.returncode == 2, args
         assert "no baton store at" in proc.stderr and "nothing has run here yet" in proc.stderr
     assert not (tmp_path / ".baton").exists()
+
+
+STUBBORN = """\
+name: stubborn
+agents:
+  writer:
+    kind: python
+    function: writer:write
+verifiers:
+  polite:
+    kind: contains
+    text: please
+budget:
+  attempts: 1
+"""
+
+
+def test_escalation_is_owned_by_a_person_then_reopened_rejected_or_cancelled(
+    tmp_path: Path, baton: Baton
+) -> None:
+    (tmp_path / "writer.py").write_text(
+        "def write(task):\n"
+        "    notes = ' '.join(f['message'] for f in task.feedback)\n"
+        "    return 'please do it' if 'say please' in notes else 'do it'\n"
+    )
+    (tmp_path / "playbook.yaml").write_text(STUBBORN)
+    run = baton(
+        "run",
+        "playbook.yaml",
+        "--item",
+        "ask nicely",
+        "--item",
+        "ask again",
+        "--item",
+        "third",
+        "--no-live",
+    )
+    assert run.returncode == 3
+    ids = [
+        row["item_id"]
+        for row in json.loads(baton("status", "--all", "--json", check=True).stdout)["items"]
+    ]
+    assert len(ids) == 3
+    first, second, third = ids
+    inbox = json.loads(baton("inbox", "--json", check=True).stdout)
+    assert {(e["wait"], e["reason"]) for e in inbox} == {
+        ("escalation", "attempt budget used: 1 of 1")
+    }
+
+    refused = baton("approve", first)
+    assert (
+        refused.returncode == 2 and "was escalated (attempt budget used: 1 of 1)" in refused.stderr
+    )
+    no_budget = baton(
+        "request-changes", first, "-m", "say please", "--attempts", "1", "--tokens", "0"
+    )
+    assert no_budget.returncode == 0, no_budget.stderr
+    assert f"{first} reopened with 1 more attempt(s)" in no_budget.stdout
+    resumed = baton("resume", "--no-live", "--no-wait")
+    assert resumed.returncode == 0  # only the reopened item is resumed; escalated ones wait
+    shown = baton("show", first, check=True).stdout
+    assert "reopened by human:tester" in shown and "ACCEPTED (attempt 2 by writer)" in shown
+
+    baton("reject", second, "-m", "not worth it", check=True)
+    baton("cancel", third, "-m", "no longer needed", check=True)
+    statuses = {
+        row["item_id"]: row["status"]
+        for row in json.loads(baton("status", "--all", "--json", check=True).stdout)["items"]
+    }
+    assert statuses == {first: "accepted", second: "failed", third: "cancelled"}
+    again = baton("cancel", third)
+    assert again.returncode == 2 and "already cancelled" in again.stderr
+    figures = json.loads(baton("metrics", "--json", check=True).stdout)
+    assert figures["human_waits"] == 3 and figures["items"]["cancelled"] == 1
