@@ -39,7 +39,7 @@ def status_cmd(ctx: Context, show_all: bool, as_json: bool) -> None:
 
     counts, rows = ctx.run(go)
     if as_json:
-        _json(ctx, {"counts": counts, "items": [_row(r) for r in rows]})
+        _json(ctx, {"counts": counts, "items": [r._asdict() for r in rows]})
         return
     if not counts:
         ctx.console.print("no items yet: start with `baton run PLAYBOOK ITEMS`")
@@ -51,10 +51,6 @@ def status_cmd(ctx: Context, show_all: bool, as_json: bool) -> None:
     ctx.console.print(summary)
     if rows:
         ctx.console.print(items_table(rows, "open items" if not show_all else "items"))
-
-
-def _row(row: Any) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in row.__slots__}
 
 
 @main.command("show")

@@ -8,14 +8,12 @@ transaction, so a networked store can implement it with per-key atomic operation
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from ..events import Event
 
 
-@dataclass(frozen=True, slots=True)
-class ItemSummary:
+class ItemSummary(NamedTuple):
     """An item's row in the store's index, rewritten with every append to its log.
 
     Derived from the log (the engine folds it); kept so that queries, claims and the
@@ -36,7 +34,7 @@ class ItemSummary:
     lease_until: float | None = None
 
     def with_lease(self, owner: str | None, until: float | None) -> ItemSummary:
-        return replace(self, lease_owner=owner, lease_until=until)
+        return self._replace(lease_owner=owner, lease_until=until)
 
 
 @runtime_checkable

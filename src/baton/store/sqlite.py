@@ -337,17 +337,4 @@ def _event(row: tuple[Any, ...]) -> Event:
 
 
 def _summary(row: tuple[Any, ...]) -> ItemSummary:
-    return ItemSummary(
-        item_id=row[0],
-        queue=row[1],
-        status=row[2],
-        runnable=bool(row[3]),
-        waiting=row[4],
-        version=row[5],
-        attempts=row[6],
-        objective=row[7],
-        created_at=row[8],
-        updated_at=row[9],
-        lease_owner=row[10],
-        lease_until=row[11],
-    )
+    return ItemSummary(row[0], row[1], row[2], bool(row[3]), *row[4:])
