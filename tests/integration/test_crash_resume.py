@@ -94,3 +94,36 @@ def test_kill_9_mid_attempt_then_resume_finishes_each_item_exactly_once(
     for i in ids:
         assert by_kind["attempt.started"][i] == by_kind["attempt.finished"][i] + abandoned[i]
     assert baton("audit", "verify").returncode == 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_resume_carries_on_without_waiting(
+    tmp_path: Path, baton: Baton
+) -> None:
+    import sys
+
+    (tmp_path / "playbook.yaml").write_text(PLAYBOOK.format(python=json.dumps(sys.executable)))
+    (tmp_path / "agent.py").write_text(textwrap.dedent(AGENT))
+    (tmp_path / "items.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"job-{i:02d}", "objective": f"job {i}"}) + "\n" for i in range(8)
+        )
+    )
+    first = spawn_baton(tmp_path, "run", "playbook.yaml", "items.jsonl", "-c", "2", "--no-live")
+    deadline = time.time() + 60
+    while len(started_lines(tmp_path)) < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=30)
+    assert first.returncode == 130
+    assert "interrupted: run `baton resume` to carry on where this stopped" in err
+
+    started = time.time()
+    resumed = baton("resume", "--no-live", timeout=120)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert time.time() - started < 20, "released leases: no waiting for them to expire"
+    events = [
+        json.loads(line) for line in baton("events", "--json", check=True).stdout.splitlines()
+    ]
+    accepted = Counter(e["log"] for e in events if e["kind"] == "item.accepted")
+    assert accepted == Counter({f"job-{i:02d}": 1 for i in range(8)})
