@@ -69,6 +69,7 @@ def test_run_show_status_metrics_audit(tmp_path: Path, baton: Baton) -> None:
     # the first attempt failed its check; its evidence and the feedback are in the timeline
     assert "check capitalised FAILED" in shown
     assert "feedback given to attempt 2" in shown
+    assert "given: checks capitalised; 1 feedback point(s); budget left 1 attempt(s)" in shown
     assert "ACCEPTED (attempt 2 by cleaner)" in shown
 
     status = json.loads(baton("status", "--all", "--json", check=True).stdout)

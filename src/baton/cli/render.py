@@ -154,6 +154,7 @@ def timeline(events: list[Event]) -> RenderableType:
                 parts.append(_block("inputs", *_as_text(spec["inputs"])))
         elif event.kind == ev.ATTEMPT_STARTED:
             task = d.get("task", {})
+            parts.append(Text(f"  given: {_given(task)}", style="dim"))
             if task.get("feedback"):
                 parts.append(
                     _block(f"feedback given to attempt {d['attempt']}", *_as_text(task["feedback"]))
@@ -176,6 +177,22 @@ def timeline(events: list[Event]) -> RenderableType:
         elif event.kind == ev.HUMAN_REQUESTED and d.get("prompt"):
             parts.append(Text(f"  {d['prompt']}", style="bright_magenta"))
     return Group(*parts)
+
+
+def _given(task: dict[str, Any]) -> str:
+    """What an attempt was handed besides the objective: checks, feedback, budget left."""
+    checks = ", ".join(a.get("name", "?") for a in task.get("acceptance", [])) or "none"
+    budget = task.get("budget") or {}
+    left = [f"{budget.get('attempts')} attempt(s)"]
+    if budget.get("seconds") is not None:
+        left.append(f"{budget['seconds']:.0f}s")
+    if budget.get("tokens") is not None:
+        left.append(f"{budget['tokens']} tokens")
+    if budget.get("cost") is not None:
+        left.append(f"{budget['cost']:.4f} cost")
+    feedback = len(task.get("feedback", []))
+    workdir = f", in {task['workdir']}" if task.get("workdir") else ""
+    return f"checks {checks}; {feedback} feedback point(s); budget left {', '.join(left)}{workdir}"
 
 
 def _usage(usage: dict[str, Any]) -> str:
