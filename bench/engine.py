@@ -28,7 +28,7 @@ from typing import Any
 
 from baton import Engine, ItemSpec, MemoryStore, Playbook, SQLiteStore, Store
 from baton.agents.python import PythonAgent
-from baton.playbook import PolicyModel
+from baton.playbook import AgentSlot, PolicyModel
 from baton.records import AttemptView, Task
 from baton.review.policy import PolicyReviewer, PolicyReviewerConfig
 from baton.verify.python import PythonVerifier
@@ -36,7 +36,7 @@ from baton.verify.python import PythonVerifier
 STEPS_PER_ITEM = 6  # plan, do, review, verify (+ refine, do, review, verify on half)
 
 
-def playbook() -> Playbook:
+def playbook(concurrency: int) -> Playbook:
     def do(task: Task) -> str:
         return "done"
 
@@ -45,7 +45,9 @@ def playbook() -> Playbook:
 
     return Playbook.build(
         "noop",
-        agents={"worker": PythonAgent("worker", do, offload=False)},
+        # the no-op agent may run as many attempts at once as the engine has items in flight:
+        # the bench measures the engine, not an agent's concurrency limit
+        agents={"worker": AgentSlot(PythonAgent("worker", do, offload=False), concurrency)},
         reviewers={
             "reviewer": PolicyReviewer("reviewer", PolicyReviewerConfig(checks_passed=False))
         },
@@ -61,7 +63,7 @@ def specs(n: int) -> list[ItemSpec]:
 
 
 async def run_baton(store: Store, n: int, concurrency: int) -> dict[str, Any]:
-    book = playbook()
+    book = playbook(concurrency)
     engine = Engine(store, book, concurrency=concurrency, poll_interval=0.001)
     ids = [i for i, _ in await engine.submit(book, specs(n))]
     gc.collect()
