@@ -270,7 +270,7 @@ class Engine:
             if waited and decide(state, self.clock()) != step:
                 return None  # the budget ran out while waiting: decide again
             task = await effects.build_task(book, state, step, self.clock(), self.state_dir)
-            started = {"attempt": step.attempt, "agent": step.agent, "task": task.to_dict()}
+            started = {"attempt": step.attempt, "agent": step.agent, "task": task.record()}
             try:
                 await self._commit(state, [(ev.ATTEMPT_STARTED, started)])
             except VersionConflict:

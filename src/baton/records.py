@@ -59,8 +59,24 @@ class Task:
     tags: tuple[str, ...] = ()
     workdir: Path | None = None
 
+    def record(self) -> dict[str, Any]:
+        """What attempt.started records: what this attempt got beyond the item's own spec
+        (objective, inputs, risk and tags are already in item.submitted)."""
+        b = self.budget
+        return {
+            "feedback": list(self.feedback),
+            "acceptance": [a.get("name") for a in self.acceptance],
+            "budget": {
+                "attempts": b.attempts,
+                "tokens": b.tokens,
+                "cost": b.cost,
+                "seconds": b.seconds,
+            },
+            "workdir": str(self.workdir) if self.workdir else None,
+        }
+
     def to_dict(self) -> dict[str, Any]:
-        """The task as recorded in the attempt.started event (no secrets live here)."""
+        """The whole task, as a command agent reads it from BATON_TASK_FILE."""
         return {
             "objective": self.objective,
             "inputs": self.inputs,

@@ -181,7 +181,7 @@ def timeline(events: list[Event]) -> RenderableType:
 
 def _given(task: dict[str, Any]) -> str:
     """What an attempt was handed besides the objective: checks, feedback, budget left."""
-    checks = ", ".join(a.get("name", "?") for a in task.get("acceptance", [])) or "none"
+    checks = ", ".join(str(name) for name in task.get("acceptance", [])) or "none"
     budget = task.get("budget") or {}
     left = [f"{budget.get('attempts')} attempt(s)"]
     if budget.get("seconds") is not None:
