@@ -45,9 +45,6 @@ class ItemSpec(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
 
-    def budget_overrides(self) -> dict[str, Any]:
-        return self.budget.model_dump(exclude_none=True) if self.budget else {}
-
 
 def check_against(
     spec: ItemSpec, book: Playbook, src: Located, path: tuple[Any, ...]
