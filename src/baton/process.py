@@ -72,7 +72,11 @@ def find_executable(name: str, cwd: Path) -> str:
 async def run_process(
     argv: list[str], *, cwd: Path, env: dict[str, str], stdin: str, timeout: float
 ) -> Finished:
-    """Run to completion or kill its whole process group at `timeout`."""
+    """Run to completion or kill its whole process group at `timeout`.
+
+    Output read before a timeout is kept. After the kill, a process that left the group
+    and still holds the pipes open is not waited for longer than DRAIN_SECONDS.
+    """
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -85,18 +89,62 @@ async def run_process(
         )
     except OSError as exc:
         return Finished(None, "", f"could not start {argv[0]}: {exc}", False)
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = bytearray(), bytearray()
+    readers = [
+        asyncio.ensure_future(_drain(proc.stdout, out)),
+        asyncio.ensure_future(_drain(proc.stderr, err)),
+        asyncio.ensure_future(_feed(proc, stdin.encode())),
+    ]
+    finish = asyncio.ensure_future(_finish(proc, readers))
     try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        out, err = await proc.communicate()
-        return Finished(None, _text(out), _text(err), True)
+        done, _ = await asyncio.wait({finish}, timeout=timeout)
     except asyncio.CancelledError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        _kill_group(proc)
+        for task in (finish, *readers):
+            task.cancel()
         raise
+    if not done:
+        _kill_group(proc)
+        _, pending = await asyncio.wait(readers, timeout=DRAIN_SECONDS)
+        for task in (finish, *pending):
+            task.cancel()
+        if pending:
+            # something outside the group still holds the pipes: stop listening to them
+            proc._transport.close()  # type: ignore[attr-defined]  # asyncio has no public way
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), DRAIN_SECONDS)
+        return Finished(None, _text(out), _text(err), True)
+    finish.result()
     return Finished(proc.returncode, _text(out), _text(err), False)
+
+
+DRAIN_SECONDS = 2.0
+
+
+async def _finish(proc: asyncio.subprocess.Process, readers: list[asyncio.Future[None]]) -> None:
+    await asyncio.gather(*readers)
+    await proc.wait()
+
+
+async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
+    assert proc.stdin is not None
+    # a child that exits without reading its input is not an error
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        if data:
+            proc.stdin.write(data)
+            await proc.stdin.drain()
+        proc.stdin.close()
+
+
+async def _drain(stream: asyncio.StreamReader, into: bytearray) -> None:
+    while chunk := await stream.read(65536):
+        into += chunk
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _text(raw: bytes) -> str:
