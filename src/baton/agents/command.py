@@ -4,7 +4,10 @@ output comes from stdout or a file. CLI coding agents (claude -p, codex exec, ai
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -15,36 +18,54 @@ from pydantic import Field
 from .._util import extract_json
 from ..errors import AgentError
 from ..plugins import AgentConfig, BuildContext
-from ..process import allowed_env, command_line, run_process
+from ..process import Finished, allowed_env, command_line, run_process
 from ..prompts import render_task
 from ..records import AgentResult, AwaitHuman, Task, Usage
 
 DEFAULT_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER"]
 
+# one pass over each argument, so a prompt that happens to contain "{output_file}" stays as is
+_PLACEHOLDER = re.compile(r"\{(prompt|prompt_file|output_file)\}")
+
 
 class CommandAgentConfig(AgentConfig):
     kind: Literal["command"] = "command"
-    command: str | list[str]
+    command: str | list[str] = Field(description="argv, or a string split like a shell does")
     prompt_via: Literal["stdin", "arg", "file"] = "stdin"
     output_from: Literal["stdout", "file"] = "stdout"
-    output_file: str = "output.txt"
+    output_file: str = Field("output.txt", description="relative to the working directory")
     parse_json: bool = False
     timeout: float = Field(600.0, gt=0)
-    env: list[str] = Field(default_factory=lambda: list(DEFAULT_ENV))
+    env: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ENV), description="variables passed through"
+    )
     set_env: dict[str, str] = Field(default_factory=dict)
-    cwd: str | None = None
+    cwd: str | None = Field(None, description="default: the attempt's workdir, else the playbook's")
     success_codes: list[int] = Field(default_factory=lambda: [0])
-    prompt_template: str | None = None
+    prompt_template: str | None = Field(None, description="template file (playbook-relative)")
 
     def build(self, name: str, ctx: BuildContext) -> CommandAgent:
         cwd = ctx.path(self.cwd) if self.cwd else ctx.base_dir
+        if not cwd.is_dir():
+            raise ValueError(f"cwd {cwd} is not a directory")
         argv = command_line(self.command, ctx.base_dir, cwd)
-        template = ctx.path(self.prompt_template).read_text() if self.prompt_template else None
+        if os.sep in argv[0] and not Path(argv[0]).is_absolute():
+            # checked relative to cwd above; an attempt may run in its own workdir
+            argv[0] = str(cwd / argv[0])
+        template = None
+        if self.prompt_template:
+            path = ctx.path(self.prompt_template)
+            try:
+                template = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"cannot read prompt_template {path}: {exc}") from None
         env = allowed_env([*self.env, *self.secrets], ctx.environ, self.set_env)
         return CommandAgent(name, self, argv, env, cwd, template)
 
 
 class CommandAgent:
+    """Runs the command once per attempt; a bad exit or a timeout is an AgentError."""
+
     def __init__(
         self,
         name: str,
@@ -60,28 +81,48 @@ class CommandAgent:
         self.env = env
         self.cwd = cwd
         self.template = template
+        self.names_output_file = any("{output_file}" in a for a in argv)
+        # attempts that share a directory and a fixed output file take turns with it
+        self._shared_output = asyncio.Lock()
 
     async def run(self, task: Task) -> AgentResult | AwaitHuman:
         c = self.config
-        cwd = task.workdir if (task.workdir and not c.cwd) else self.cwd
+        own_dir = bool(task.workdir and not c.cwd)
+        if c.output_from == "file" and not own_dir and not self.names_output_file:
+            async with self._shared_output:
+                return await self._run(task, own_dir)
+        return await self._run(task, own_dir)
+
+    async def _run(self, task: Task, own_dir: bool) -> AgentResult:
+        c = self.config
+        cwd = task.workdir if own_dir and task.workdir else self.cwd
         prompt = render_task(task, self.template)
         with tempfile.TemporaryDirectory(prefix="baton-") as scratch:
+            # a command told where to write ({output_file}) writes into this attempt's own
+            # scratch folder unless the attempt has a workdir of its own
+            output_file = (
+                Path(scratch) / Path(c.output_file).name
+                if self.names_output_file and not own_dir
+                else Path(cwd) / c.output_file
+            )
             task_file = Path(scratch) / "task.json"
-            task_file.write_text(json.dumps(task.to_dict(), ensure_ascii=False))
+            task_file.write_text(json.dumps(task.to_dict(), ensure_ascii=False), encoding="utf-8")
             prompt_file = Path(scratch) / "prompt.txt"
-            output_file = Path(cwd) / c.output_file
             values = {
                 "prompt": prompt,
                 "prompt_file": str(prompt_file),
                 "output_file": str(output_file),
             }
-            argv = [_fill(a, values) for a in self.argv]
+            argv = [_PLACEHOLDER.sub(lambda m: values[m.group(1)], a) for a in self.argv]
             if c.prompt_via == "arg" and not any("{prompt}" in a for a in self.argv):
                 argv.append(prompt)
             if c.prompt_via == "file":
-                prompt_file.write_text(prompt)
+                prompt_file.write_text(prompt, encoding="utf-8")
                 if not any("{prompt_file}" in a for a in self.argv):
                     argv.append(str(prompt_file))
+            if c.output_from == "file":
+                # a file left by an earlier attempt must not pass for this attempt's output
+                output_file.unlink(missing_ok=True)
             env = dict(self.env)
             env.update(
                 BATON_ITEM_ID=task.item_id,
@@ -100,30 +141,34 @@ class CommandAgent:
                 timeout=c.timeout,
             )
             seconds = time.perf_counter() - started
-        if done.timed_out:
-            raise AgentError(
-                f"{argv[0]} timed out after {c.timeout:g}s and was killed\n{done.tail()}"
-            )
-        if done.code not in c.success_codes:
-            raise AgentError(f"{argv[0]} exited with code {done.code}\n{done.tail()}")
-        if c.output_from == "file":
-            try:
-                text = output_file.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise AgentError(f"{argv[0]} wrote no output file {output_file}: {exc}") from None
-        else:
-            text = done.stdout
+            program = Path(argv[0]).name
+            text = self._output(program, done, output_file)
         data = _json_or_none(text) if c.parse_json else None
         return AgentResult(text=text, data=data, exit_code=done.code, usage=Usage(seconds=seconds))
 
-
-def _fill(arg: str, values: dict[str, str]) -> str:
-    for key, value in values.items():
-        arg = arg.replace("{" + key + "}", value)
-    return arg
+    def _output(self, program: str, done: Finished, output_file: Path) -> str:
+        c = self.config
+        if done.timed_out:
+            raise AgentError(
+                f"{program} timed out after {c.timeout:g}s and was killed\n{done.tail()}"
+            )
+        if done.code is None:
+            raise AgentError(f"{program} did not start: {done.tail()}")
+        if done.code not in c.success_codes:
+            raise AgentError(f"{program} exited with code {done.code}\n{done.tail()}")
+        if c.output_from == "stdout":
+            return done.stdout
+        try:
+            return output_file.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise AgentError(
+                f"{program} exited with code {done.code} but wrote no output file "
+                f"{output_file}: {exc.strerror or exc}"
+            ) from None
 
 
 def _json_or_none(text: str) -> object:
+    # output that is not JSON stays text: the verifiers judge it
     try:
         return extract_json(text)
     except ValueError:
