@@ -11,13 +11,25 @@ from ..records import Task
 
 
 def load_template(name: str) -> str:
+    """The text of a template shipped with baton (e.g. 'task.txt', 'review.txt')."""
     return resources.files("baton.prompts").joinpath(name).read_text(encoding="utf-8")
+
+
+def _indent_rest(text: str) -> str:
+    # continuation lines indented, so a multi-line message stays inside its list entry
+    return text.strip().replace("\n", "\n  ")
 
 
 def _feedback(feedback: tuple[dict[str, Any], ...]) -> str:
     if not feedback:
         return "none: this is the first attempt"
-    return "\n".join(f"- {f.get('source', '?')}: {f.get('message', '')}" for f in feedback)
+    lines = []
+    for f in feedback:
+        source = f.get("source", "?")
+        if f.get("decision"):
+            source += f" ({f['decision']})"
+        lines.append(f"- {source}: {_indent_rest(str(f.get('message') or '(no details)'))}")
+    return "\n".join(lines)
 
 
 def _acceptance(acceptance: tuple[dict[str, Any], ...]) -> str:
@@ -30,17 +42,20 @@ def _acceptance(acceptance: tuple[dict[str, Any], ...]) -> str:
         if a.get("description"):
             text += f": {a['description']}"
         if detail:
-            text += " " + json.dumps(detail, ensure_ascii=False)
+            text += " " + json.dumps(detail, ensure_ascii=False, default=str)
         lines.append(text)
     return "\n".join(lines)
 
 
 def render_task(task: Task, template: str | None = None) -> str:
-    """The prompt an agent gets for a task."""
+    """The prompt an agent gets for a task ($objective, $inputs, $acceptance, $feedback)."""
     return Template(template or load_template("task.txt")).safe_substitute(
         objective=task.objective,
-        inputs=json.dumps(task.inputs, indent=2, ensure_ascii=False) if task.inputs else "none",
+        inputs=json.dumps(task.inputs, indent=2, ensure_ascii=False, default=str)
+        if task.inputs
+        else "none",
         acceptance=_acceptance(task.acceptance),
         feedback=_feedback(task.feedback),
         attempt=task.attempt,
+        item_id=task.item_id,
     )

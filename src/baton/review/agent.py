@@ -8,9 +8,11 @@ import re
 from string import Template
 from typing import Any, Literal
 
+from pydantic import Field
+
 from .._util import clip
 from ..agents.base import Agent
-from ..errors import AgentError, ReviewError
+from ..errors import ReviewError
 from ..plugins import BuildContext, ReviewerConfig
 from ..prompts import load_template
 from ..records import AgentResult, AttemptView, AwaitHuman, ReviewResult, Task
@@ -21,45 +23,76 @@ DEFAULT_RUBRIC = (
     "Request changes when it is close but something specific must be fixed (say what). "
     "Reject when it is wrong in approach or cannot be fixed by small changes."
 )
+OUTPUT_LIMIT = 12_000  # of the attempt's output shown to the reviewer
+EVIDENCE_LIMIT = 500  # of each failed check's evidence shown to the reviewer
+SNIPPET_LIMIT = 300  # of an unparseable answer quoted in the error
+COMMENTS_LIMIT = 4_000  # of a free-text answer kept as the comments
 
-_WORDS = [
-    (Decision.REQUEST_CHANGES, r"request[_ ]changes|changes[_ ]requested|needs?[_ ]changes|revise"),
-    (Decision.REJECT, r"\breject(ed)?\b"),
-    (Decision.APPROVE, r"\bapprov(e|ed)\b|\baccept(ed)?\b|\blgtm\b"),
-]
+# every spelling of a decision, normalised to lower case with '_' for spaces and dashes
 _ALIASES = {
     "approve": Decision.APPROVE,
     "approved": Decision.APPROVE,
     "accept": Decision.APPROVE,
+    "accepted": Decision.APPROVE,
     "lgtm": Decision.APPROVE,
     "request_changes": Decision.REQUEST_CHANGES,
-    "request changes": Decision.REQUEST_CHANGES,
     "changes_requested": Decision.REQUEST_CHANGES,
+    "needs_changes": Decision.REQUEST_CHANGES,
+    "need_changes": Decision.REQUEST_CHANGES,
     "revise": Decision.REQUEST_CHANGES,
     "reject": Decision.REJECT,
     "rejected": Decision.REJECT,
 }
+_DECISION_KEYS = ("decision", "verdict", "status")
+_COMMENT_KEYS = ("comments", "comment", "feedback", "reason")
+_WORDS = [
+    (
+        Decision.REQUEST_CHANGES,
+        re.compile(
+            r"\brequest(?:ed|ing)?[_ -]changes\b|\bchanges[_ -]requested\b"
+            r"|\bneeds?[_ -]changes\b|\brevise\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (Decision.REJECT, re.compile(r"\breject(?:ed)?\b", re.IGNORECASE)),
+    (Decision.APPROVE, re.compile(r"\bapproved?\b|\baccept(?:ed)?\b|\blgtm\b", re.IGNORECASE)),
+]
+# "I would not approve this" is no approval: a keyword right after a negation does not count
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|cannot|can't|won't|don't|doesn't|wouldn't|shouldn't|isn't)\b"
+    r"(?:[ \t]+[\w']+){0,2}[ \t]*$",
+    re.IGNORECASE,
+)
+_DECISION_LINE = re.compile(
+    r"^[\s#>*_-]*(?:final[ \t]+)?(?:decision|verdict)[\s*_]*[:=][\s*_`\"']*(.*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 class AgentReviewerConfig(ReviewerConfig):
     kind: Literal["agent"] = "agent"
-    agent: str
+    agent: str = Field(description="an agent of the same playbook")
     rubric: str = DEFAULT_RUBRIC
-    prompt_template: str | None = None
+    prompt_template: str | None = Field(None, description="template file (playbook-relative)")
 
     def build(self, name: str, ctx: BuildContext) -> AgentReviewer:
         if self.agent not in ctx.agents:
-            known = ", ".join(ctx.agents) or "none"
+            known = ", ".join(sorted(ctx.agents)) or "none"
             raise ValueError(f"unknown agent {self.agent!r} (known: {known})")
-        template = (
-            ctx.path(self.prompt_template).read_text()
-            if self.prompt_template
-            else load_template("review.txt")
-        )
+        if self.prompt_template:
+            path = ctx.path(self.prompt_template)
+            try:
+                template = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"cannot read prompt_template {path}: {exc}") from None
+        else:
+            template = load_template("review.txt")
         return AgentReviewer(name, ctx.agents[self.agent], self.rubric, template)
 
 
 class AgentReviewer:
+    """Asks an agent to review; its answer is parsed by `parse_review`."""
+
     kind = "agent"
 
     def __init__(self, name: str, agent: Agent, rubric: str, template: str) -> None:
@@ -68,85 +101,136 @@ class AgentReviewer:
         self.rubric = rubric
         self.template = template
 
-    async def review(self, attempt: AttemptView) -> ReviewResult | AwaitHuman:
-        checks = (
-            "\n".join(
-                f"- {c['verifier']}: {'passed' if c['passed'] else 'FAILED'}"
-                for c in attempt.checks
-            )
-            or "none yet"
+    def prompt(self, attempt: AttemptView) -> str:
+        """What the reviewing agent is asked."""
+        output = (
+            json.dumps(attempt.data, indent=2, ensure_ascii=False, default=str)
+            if attempt.data is not None
+            else attempt.text
         )
-        output = json.dumps(attempt.data, indent=2) if attempt.data is not None else attempt.text
-        prompt = Template(self.template).safe_substitute(
+        return Template(self.template).safe_substitute(
             objective=attempt.objective,
-            inputs=json.dumps(attempt.inputs, indent=2, ensure_ascii=False),
-            output=clip(output, 12_000),
-            checks=checks,
+            inputs=json.dumps(attempt.inputs, indent=2, ensure_ascii=False, default=str),
+            output=clip(output, OUTPUT_LIMIT) or "(empty)",
+            checks=_checks(attempt.checks),
             rubric=self.rubric,
         )
+
+    async def review(self, attempt: AttemptView) -> ReviewResult | AwaitHuman:
         task = Task(
-            item_id=attempt.item_id, attempt=attempt.attempt, objective=prompt, risk=attempt.risk
+            item_id=attempt.item_id,
+            attempt=attempt.attempt,
+            objective=self.prompt(attempt),
+            risk=attempt.risk,
+            tags=attempt.tags,
         )
         try:
             result = await self.agent.run(task)
-        except AgentError as exc:
-            raise ReviewError(f"reviewing agent {self.agent.name} failed: {exc}") from exc
+        except Exception as exc:  # any failure of the reviewing agent is a failed review
+            reason = str(exc) or type(exc).__name__
+            raise ReviewError(
+                f"reviewing agent {self.agent.name} failed: {clip(reason, 2_000)}"
+            ) from exc
         if isinstance(result, AwaitHuman):
             return result
-        assert isinstance(result, AgentResult)
-        parsed = parse_review(result.text if result.data is None else json.dumps(result.data))
+        if not isinstance(result, AgentResult):
+            raise ReviewError(
+                f"reviewing agent {self.agent.name} returned {type(result).__name__}, "
+                "expected AgentResult"
+            )
+        answer = result.text if result.data is None else json.dumps(result.data, default=str)
+        parsed = parse_review(answer)
         return ReviewResult(parsed.decision, parsed.comments, result.usage)
 
 
+def _checks(checks: tuple[dict[str, Any], ...]) -> str:
+    if not checks:
+        return "none yet"
+    lines = []
+    for c in checks:
+        if c.get("passed"):
+            lines.append(f"- {c.get('verifier')}: passed")
+        else:
+            evidence = clip(str(c.get("evidence") or ""), EVIDENCE_LIMIT).strip()
+            detail = ": " + evidence.replace("\n", "\n  ") if evidence else ""
+            lines.append(f"- {c.get('verifier')}: FAILED{detail}")
+    return "\n".join(lines)
+
+
 def parse_review(text: str) -> ReviewResult:
-    """A decision from a reviewer's free text: JSON, a 'DECISION:' line, or clear words."""
-    for candidate in _json_objects(text):
-        decision = _alias(
-            candidate.get("decision") or candidate.get("verdict") or candidate.get("status")
-        )
-        if decision is not None:
-            comments = (
-                candidate.get("comments")
-                or candidate.get("comment")
-                or candidate.get("feedback")
-                or candidate.get("reason")
-                or ""
-            )
-            return ReviewResult(decision, str(comments))
-    line = re.search(
-        r"^\s*\**\s*(decision|verdict)\s*\**\s*[:=]\s*\**\s*([a-z_ ]+)",
-        text,
-        re.IGNORECASE | re.MULTILINE,
-    )
-    if line:
-        decision = _alias(line.group(2).strip())
-        if decision is not None:
-            return ReviewResult(decision, text.strip())
-    found = {d for d, pattern in _WORDS if re.search(pattern, text, re.IGNORECASE)}
-    if len(found) == 1:
-        return ReviewResult(found.pop(), text.strip())
-    what = "conflicting decisions" if found else "no decision"
-    raise ReviewError(
-        f"could not find a decision in the reviewer's answer ({what}): {clip(text.strip(), 300)!r}"
-    )
+    """A decision from a reviewer's answer: a JSON object, a 'DECISION:' line, or clear words.
+
+    Raises ReviewError when no decision, or more than one, is found.
+    """
+    found = [_from_json(obj) for obj in _json_objects(text)]
+    decided = [r for r in found if r is not None]
+    if decided:
+        return _one(decided, text)
+    lines = [d for d in (_alias_prefix(m.group(1)) for m in _DECISION_LINE.finditer(text)) if d]
+    if lines:
+        return _one([ReviewResult(d, _free_comments(text)) for d in lines], text)
+    words = {d for d, pattern in _WORDS for m in pattern.finditer(text) if not _negated(text, m)}
+    return _one([ReviewResult(d, _free_comments(text)) for d in words], text)
+
+
+def _one(results: list[ReviewResult], text: str) -> ReviewResult:
+    decisions = {r.decision for r in results}
+    if len(decisions) == 1:
+        return results[0]
+    what = f"conflicting decisions {', '.join(sorted(decisions))}" if decisions else "no decision"
+    snippet = clip(text.strip(), SNIPPET_LIMIT) or "(empty answer)"
+    raise ReviewError(f"could not find a decision in the reviewer's answer ({what}): {snippet!r}")
+
+
+def _from_json(obj: dict[str, Any]) -> ReviewResult | None:
+    obj = {str(k).lower(): v for k, v in obj.items()}
+    decision = next((d for k in _DECISION_KEYS if (d := _alias(obj.get(k))) is not None), None)
+    if decision is None:
+        return None
+    comments = next((obj[k] for k in _COMMENT_KEYS if obj.get(k)), "")
+    if not isinstance(comments, str):
+        comments = json.dumps(comments, ensure_ascii=False, default=str)
+    return ReviewResult(decision, comments)
+
+
+def _normal(value: str) -> str:
+    return re.sub(r"[\s_-]+", "_", value.strip().lower())
 
 
 def _alias(value: Any) -> Decision | None:
-    if not isinstance(value, str):
-        return None
-    return _ALIASES.get(value.strip().lower().replace("-", "_")) or _ALIASES.get(
-        value.strip().lower()
-    )
+    return _ALIASES.get(_normal(value)) if isinstance(value, str) else None
+
+
+def _alias_prefix(rest: str) -> Decision | None:
+    # "approve", "Request changes.", "reject - the approach is wrong"
+    words = re.findall(r"[a-z]+", rest.lower())
+    for n in (2, 1):
+        decision = _ALIASES.get("_".join(words[:n]))
+        if decision is not None:
+            return decision
+    return None
+
+
+def _negated(text: str, match: re.Match[str]) -> bool:
+    return _NEGATION.search(text, max(0, match.start() - 40), match.start()) is not None
+
+
+def _free_comments(text: str) -> str:
+    return clip(text.strip(), COMMENTS_LIMIT)
 
 
 def _json_objects(text: str) -> list[dict[str, Any]]:
+    """Every top-level JSON object in the text (nested ones belong to their parent)."""
     found = []
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
+    position = 0
+    while (start := text.find("{", position)) != -1:
         try:
-            value, _ = decoder.raw_decode(text, match.start())
+            value, end = decoder.raw_decode(text, start)
         except json.JSONDecodeError:
+            position = start + 1
             continue
         if isinstance(value, dict):
             found.append(value)
+        position = end
     return found
