@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from ..plugins import BuildContext, ReviewerConfig
 from ..records import AttemptView, AwaitHuman, ReviewResult
 from ..types import RISK_ORDER, Decision, Risk
@@ -11,9 +13,13 @@ from ..types import RISK_ORDER, Decision, Risk
 
 class PolicyReviewerConfig(ReviewerConfig):
     kind: Literal["policy"] = "policy"
-    checks_passed: bool = True
-    max_risk: Literal["low", "medium", "high"] = "low"
-    otherwise: Literal["request_changes", "reject", "human"] = "human"
+    checks_passed: bool = Field(True, description="require every check to have passed")
+    max_risk: Literal["low", "medium", "high"] = Field(
+        "low", description="approve only items at or below this risk"
+    )
+    otherwise: Literal["request_changes", "reject", "human"] = Field(
+        "human", description="the decision when a condition fails (human: a person decides)"
+    )
 
     def needs_checks(self) -> bool:
         return self.checks_passed
@@ -23,26 +29,48 @@ class PolicyReviewerConfig(ReviewerConfig):
 
 
 class PolicyReviewer:
+    """Approves on its own only when every condition holds; says why when it does not."""
+
     kind = "policy"
 
     def __init__(self, name: str, config: PolicyReviewerConfig) -> None:
         self.name = name
         self.config = config
 
-    async def review(self, attempt: AttemptView) -> ReviewResult | AwaitHuman:
+    def reasons(self, attempt: AttemptView) -> list[str]:
+        """Why this attempt cannot be approved automatically (empty: it can)."""
+        c = self.config
         reasons = []
-        if RISK_ORDER[Risk(attempt.risk)] > RISK_ORDER[Risk(self.config.max_risk)]:
-            reasons.append(f"risk {attempt.risk} is above {self.config.max_risk}")
-        if self.config.checks_passed:
-            failed = [c["verifier"] for c in attempt.checks if not c.get("passed")]
+        rank = next((v for r, v in RISK_ORDER.items() if r.value == attempt.risk), None)
+        if rank is None:
+            # an unknown risk is never low enough: fail safe
+            known = ", ".join(r.value for r in Risk)
+            reasons.append(f"risk {attempt.risk!r} is not one of {known}")
+        elif rank > RISK_ORDER[Risk(c.max_risk)]:
+            reasons.append(f"risk {attempt.risk} is above {c.max_risk}")
+        if c.checks_passed:
+            # an advisory check (required: false) informs the reviewers but blocks nothing
+            failed = [
+                str(ch.get("verifier", "?"))
+                for ch in attempt.checks
+                if not ch.get("passed") and ch.get("required", True)
+            ]
             if failed:
                 reasons.append(f"check(s) failed: {', '.join(failed)}")
-        if not reasons:
-            passed = f", {len(attempt.checks)} check(s) passed" if self.config.checks_passed else ""
+        return reasons
+
+    async def review(self, attempt: AttemptView) -> ReviewResult | AwaitHuman:
+        c = self.config
+        why = "; ".join(self.reasons(attempt))
+        if not why:
+            passed = ""
+            if c.checks_passed:
+                n, ok = len(attempt.checks), sum(1 for ch in attempt.checks if ch.get("passed"))
+                passed = f"; all {n} check(s) passed" if ok == n else f"; {ok} of {n} passed"
+                passed += "" if ok == n else " (the failed ones are advisory)"
             return ReviewResult(
-                Decision.APPROVE, f"risk {attempt.risk} within {self.config.max_risk}{passed}"
+                Decision.APPROVE, f"risk {attempt.risk} is within {c.max_risk}{passed}"
             )
-        why = "; ".join(reasons)
-        if self.config.otherwise == "human":
+        if c.otherwise == "human":
             return AwaitHuman(f"policy {self.name} cannot approve on its own: {why}")
-        return ReviewResult(Decision(self.config.otherwise), why)
+        return ReviewResult(Decision(c.otherwise), why)
