@@ -11,6 +11,7 @@ import orjson
 from pydantic import Field
 
 from .._util import import_callable
+from ..errors import AgentError
 from ..plugins import AgentConfig, BuildContext
 from ..records import AgentResult, AwaitHuman, Task
 
@@ -18,7 +19,9 @@ from ..records import AgentResult, AwaitHuman, Task
 class PythonAgentConfig(AgentConfig):
     kind: Literal["python"] = "python"
     function: str = Field(description="'module:function' taking the Task")
-    path: list[str] = Field(default_factory=lambda: ["."], description="folders put on sys.path")
+    path: list[str] = Field(
+        default_factory=lambda: ["."], description="folders put on sys.path (playbook-relative)"
+    )
     offload: bool = Field(True, description="run a sync function in a worker thread")
 
     def build(self, name: str, ctx: BuildContext) -> PythonAgent:
@@ -27,19 +30,19 @@ class PythonAgentConfig(AgentConfig):
 
 
 class PythonAgent:
+    """Calls the function with the Task; its return value becomes the attempt's result."""
+
     def __init__(self, name: str, fn: Callable[[Task], Any], *, offload: bool = True) -> None:
         self.name = name
         self.fn = fn
+        # a coroutine function only builds a coroutine when called: no thread needed
         self.offload = offload and not inspect.iscoroutinefunction(fn)
 
     async def run(self, task: Task) -> AgentResult | AwaitHuman:
-        # wall seconds are measured by the engine around every agent call
-        if self.offload:
-            value = await asyncio.to_thread(self.fn, task)
-        else:
-            value = self.fn(task)
-            if inspect.isawaitable(value):
-                value = await value
+        # wall seconds are measured by the engine around every agent call (hot path: no copy)
+        value = await asyncio.to_thread(self.fn, task) if self.offload else self.fn(task)
+        if inspect.isawaitable(value):  # async callables the check above cannot see
+            value = await value
         return as_result(value)
 
 
@@ -50,7 +53,12 @@ def as_result(value: Any) -> AgentResult | AwaitHuman:
     if isinstance(value, str):
         return AgentResult(text=value)
     if isinstance(value, dict | list):
-        return AgentResult(text=orjson.dumps(value).decode(), data=value)
-    raise TypeError(
-        f"the function returned {type(value).__name__}; expected str, dict, list or AgentResult"
+        try:
+            text = orjson.dumps(value).decode()
+        except orjson.JSONEncodeError as exc:
+            raise AgentError(f"the function returned data that is not JSON: {exc}") from None
+        return AgentResult(text=text, data=value)
+    raise AgentError(
+        f"the function returned {type(value).__name__}; expected str, dict, list, "
+        "AgentResult or AwaitHuman"
     )
