@@ -20,6 +20,7 @@ from typing import Any
 
 from . import effects
 from . import events as ev
+from ._gc import fewer_collections
 from .bus import Bus
 from .errors import ItemsError, VersionConflict
 from .items import ItemSpec
@@ -96,9 +97,10 @@ class Engine:
         if problems:
             raise ItemsError(problems)
         results: list[tuple[str, bool]] = []
-        for start in range(0, len(specs), SUBMIT_CHUNK):  # bounded, so memory stays flat
-            chunk = specs[start : start + SUBMIT_CHUNK]
-            results.extend(await asyncio.gather(*(self._submit_one(book, s) for s in chunk)))
+        with fewer_collections():
+            for start in range(0, len(specs), SUBMIT_CHUNK):  # bounded: memory stays flat
+                chunk = specs[start : start + SUBMIT_CHUNK]
+                results.extend(await asyncio.gather(*(self._submit_one(book, s) for s in chunk)))
         return results
 
     async def _submit_one(self, book: Playbook, spec: ItemSpec) -> tuple[str, bool]:
@@ -131,6 +133,12 @@ class Engine:
 
         With `wait_for_people` False, an item parked for a person counts as finished too.
         """
+        with fewer_collections():
+            await self._run(items, stop, wait_for_people)
+
+    async def _run(
+        self, items: Collection[str] | None, stop: asyncio.Event | None, wait_for_people: bool
+    ) -> None:
         self._wait_for_people = wait_for_people
         pending = set(items) if items is not None else None
         tasks: dict[str, asyncio.Task[ItemState | None]] = {}
