@@ -273,7 +273,7 @@ def from_document(src: Located, base_dir: Path, state_dir: Path) -> Playbook:
         config = _config(src, "verifiers", name, raw, VerifierConfig, problems)
         verifier = _build(src, ("verifiers", name), config, name, ctx, problems)
         if verifier is not None:
-            verifiers[name] = VerifierSlot(verifier, config.required, config.describe())
+            verifiers[name] = VerifierSlot(verifier, config.required, config.describe(ctx))
     cascade = model.cascade
     if cascade is None:
         if len(model.agents) > 1:

@@ -91,8 +91,8 @@ class VerifierConfig(PluginConfig):
     def build(self, name: str, ctx: BuildContext) -> Verifier:
         raise NotImplementedError(f"verifier kind {self.kind!r} does not implement build()")
 
-    def describe(self) -> dict[str, Any]:
-        """What agents are told this verifier checks."""
+    def describe(self, ctx: BuildContext | None = None) -> dict[str, Any]:
+        """What agents are told this verifier checks (ctx resolves files it names)."""
         return {"kind": self.kind, "description": self.description}
 
 

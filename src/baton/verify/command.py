@@ -34,7 +34,7 @@ class CommandVerifierConfig(VerifierConfig):
         env = allowed_env(self.env, ctx.environ, self.set_env)
         return CommandVerifier(name, argv, env, cwd, ctx.base_dir, self)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, ctx: BuildContext | None = None) -> dict[str, Any]:
         command = self.command if isinstance(self.command, str) else shlex.join(self.command)
         return {
             "kind": self.kind,

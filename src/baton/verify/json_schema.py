@@ -47,11 +47,16 @@ class JsonSchemaVerifierConfig(VerifierConfig):
             raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
         return JsonSchemaVerifier(name, schema)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, ctx: BuildContext | None = None) -> dict[str, Any]:
+        # the schema itself, so an agent can read it (and a model be constrained by it)
+        if self.schema_ is not None or ctx is not None:
+            schema: Any = self.resolved(ctx)
+        else:
+            schema = {"file": self.schema_file}
         return {
             "kind": self.kind,
             "description": self.description or "output is JSON matching this schema",
-            "schema": self.schema_ if self.schema_ is not None else {"file": self.schema_file},
+            "schema": schema,
         }
 
 

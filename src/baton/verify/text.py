@@ -49,7 +49,7 @@ class RegexVerifierConfig(VerifierConfig):
             raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
         return RegexVerifier(name, compiled, self.forbid, self.field)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, ctx: BuildContext | None = None) -> dict[str, Any]:
         verb = "must not match" if self.forbid else "must match"
         where = f"field {self.field}" if self.field else "output"
         return {
@@ -103,7 +103,7 @@ class ContainsVerifierConfig(VerifierConfig):
             raise ValueError("text must name at least one non-empty string")
         return ContainsVerifier(name, needles, self.case_sensitive, self.forbid, self.field)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, ctx: BuildContext | None = None) -> dict[str, Any]:
         verb = "must not contain" if self.forbid else "must contain"
         return {
             "kind": self.kind,
