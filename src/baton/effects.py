@@ -124,12 +124,9 @@ async def attempt(agent: Agent, task: Task) -> list[Entry]:
         return [(ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})]
     except AgentError as exc:
         seconds = time.perf_counter() - started
-        return [
-            (
-                ev.ATTEMPT_FAILED,
-                {"attempt": n, "error": str(exc), "usage": {"seconds": seconds}},
-            )
-        ]
+        spent = exc.usage.to_dict() if exc.usage is not None else {}
+        usage = {**spent, "seconds": spent.get("seconds") or seconds}
+        return [(ev.ATTEMPT_FAILED, {"attempt": n, "error": str(exc), "usage": usage})]
     except Exception:
         seconds = time.perf_counter() - started
         error = "the agent raised:\n" + clip(traceback.format_exc(), EVIDENCE_LIMIT)

@@ -19,6 +19,11 @@ Messages never contain secret values: the engine redacts them before they are re
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .records import Usage
+
 from dataclasses import dataclass
 
 
@@ -99,7 +104,14 @@ class VersionConflict(StoreError):
 
 
 class AgentError(RuntimeFailure):
-    """An agent failed to produce a result (crash, timeout, bad exit code)."""
+    """An agent failed to produce a result (crash, timeout, bad exit code).
+
+    `usage` is what the failed call still cost (a model's tokens), so budgets count it.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, usage: Usage | None = None):
+        super().__init__(message, retryable=retryable)
+        self.usage = usage
 
 
 class ReviewError(RuntimeFailure):

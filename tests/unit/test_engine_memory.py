@@ -51,6 +51,16 @@ async def test_a_crashing_verifier_is_a_failed_check_with_its_traceback() -> Non
     assert state.outcome is Outcome.ESCALATED
 
 
+async def test_tokens_a_failed_attempt_spent_count_against_the_budget() -> None:
+    spent = AgentError("the answer was cut off", usage=Usage(prompt_tokens=60, completion_tokens=40))
+    agent = ScriptedAgent("w", [spent, "fine"])
+    book = Playbook.build("t", agents={"w": agent}, budget=BudgetModel(attempts=3, tokens=150))
+    state = next(iter((await run_items(book, ["x"])).values()))
+    assert state.attempts[0].usage["prompt_tokens"] == 60 and state.attempts[0].usage["seconds"] > 0
+    assert state.tokens == 100
+    assert agent.calls[1].budget.tokens == 50, "the second attempt knows what is left"
+
+
 async def test_agent_errors_become_feedback_for_the_next_attempt() -> None:
     agent = ScriptedAgent("w", [AgentError("exit 2: no such file"), "fixed"])
     book = Playbook.build("e", agents={"w": agent})
