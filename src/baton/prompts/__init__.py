@@ -7,7 +7,11 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from ..records import Task
+from .._util import clip
+from ..records import AttemptView, Task
+
+OUTPUT_LIMIT = 12_000  # of an attempt's output shown to a reviewer or judge
+EVIDENCE_LIMIT = 500  # of each failed check's evidence shown to them
 
 
 def load_template(name: str) -> str:
@@ -59,3 +63,34 @@ def render_task(task: Task, template: str | None = None) -> str:
         attempt=task.attempt,
         item_id=task.item_id,
     )
+
+
+def render_attempt(template: str, attempt: AttemptView, **extra: str) -> str:
+    """A prompt about one attempt, for reviewers and judges ($objective, $inputs, $output,
+    $checks, and the extra fields such as $rubric)."""
+    output = (
+        json.dumps(attempt.data, indent=2, ensure_ascii=False, default=str)
+        if attempt.data is not None
+        else attempt.text
+    )
+    return Template(template).safe_substitute(
+        objective=attempt.objective,
+        inputs=json.dumps(attempt.inputs, indent=2, ensure_ascii=False, default=str),
+        output=clip(output, OUTPUT_LIMIT) or "(empty)",
+        checks=_checks(attempt.checks),
+        **extra,
+    )
+
+
+def _checks(checks: tuple[dict[str, Any], ...]) -> str:
+    if not checks:
+        return "none yet"
+    lines = []
+    for c in checks:
+        if c.get("passed"):
+            lines.append(f"- {c.get('verifier')}: passed")
+        else:
+            evidence = clip(str(c.get("evidence") or ""), EVIDENCE_LIMIT).strip()
+            detail = ": " + evidence.replace("\n", "\n  ") if evidence else ""
+            lines.append(f"- {c.get('verifier')}: FAILED{detail}")
+    return "\n".join(lines)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from string import Template
 from typing import Any, Literal
 
 from pydantic import Field
@@ -14,7 +13,7 @@ from .._util import clip
 from ..agents.base import Agent
 from ..errors import ReviewError
 from ..plugins import BuildContext, ReviewerConfig
-from ..prompts import load_template
+from ..prompts import load_template, render_attempt
 from ..records import AgentResult, AttemptView, AwaitHuman, ReviewResult, Task
 from ..types import Decision
 
@@ -23,8 +22,6 @@ DEFAULT_RUBRIC = (
     "Request changes when it is close but something specific must be fixed (say what). "
     "Reject when it is wrong in approach or cannot be fixed by small changes."
 )
-OUTPUT_LIMIT = 12_000  # of the attempt's output shown to the reviewer
-EVIDENCE_LIMIT = 500  # of each failed check's evidence shown to the reviewer
 SNIPPET_LIMIT = 300  # of an unparseable answer quoted in the error
 COMMENTS_LIMIT = 4_000  # of a free-text answer kept as the comments
 
@@ -69,6 +66,22 @@ _DECISION_LINE = re.compile(
 )
 
 
+# the answer's shape: a model agent with `structured: true` is constrained to it
+ANSWER = {
+    "name": "answer",
+    "kind": "json_schema",
+    "description": "the review as one JSON object",
+    "schema": {
+        "type": "object",
+        "properties": {
+            "decision": {"enum": ["approve", "request_changes", "reject"]},
+            "comments": {"type": "string"},
+        },
+        "required": ["decision", "comments"],
+    },
+}
+
+
 class AgentReviewerConfig(ReviewerConfig):
     kind: Literal["agent"] = "agent"
     agent: str = Field(description="an agent of the same playbook")
@@ -103,18 +116,7 @@ class AgentReviewer:
 
     def prompt(self, attempt: AttemptView) -> str:
         """What the reviewing agent is asked."""
-        output = (
-            json.dumps(attempt.data, indent=2, ensure_ascii=False, default=str)
-            if attempt.data is not None
-            else attempt.text
-        )
-        return Template(self.template).safe_substitute(
-            objective=attempt.objective,
-            inputs=json.dumps(attempt.inputs, indent=2, ensure_ascii=False, default=str),
-            output=clip(output, OUTPUT_LIMIT) or "(empty)",
-            checks=_checks(attempt.checks),
-            rubric=self.rubric,
-        )
+        return render_attempt(self.template, attempt, rubric=self.rubric)
 
     async def review(self, attempt: AttemptView) -> ReviewResult | AwaitHuman:
         task = Task(
@@ -123,6 +125,7 @@ class AgentReviewer:
             objective=self.prompt(attempt),
             risk=attempt.risk,
             tags=attempt.tags,
+            acceptance=(ANSWER,),
         )
         try:
             result = await self.agent.run(task)
@@ -141,20 +144,6 @@ class AgentReviewer:
         answer = result.text if result.data is None else json.dumps(result.data, default=str)
         parsed = parse_review(answer)
         return ReviewResult(parsed.decision, parsed.comments, result.usage)
-
-
-def _checks(checks: tuple[dict[str, Any], ...]) -> str:
-    if not checks:
-        return "none yet"
-    lines = []
-    for c in checks:
-        if c.get("passed"):
-            lines.append(f"- {c.get('verifier')}: passed")
-        else:
-            evidence = clip(str(c.get("evidence") or ""), EVIDENCE_LIMIT).strip()
-            detail = ": " + evidence.replace("\n", "\n  ") if evidence else ""
-            lines.append(f"- {c.get('verifier')}: FAILED{detail}")
-    return "\n".join(lines)
 
 
 def parse_review(text: str) -> ReviewResult:
