@@ -99,12 +99,14 @@ class VerifierConfig(PluginConfig):
 def _builtin() -> dict[str, dict[str, type[PluginConfig]]]:
     from .agents.command import CommandAgentConfig
     from .agents.human import HumanAgentConfig
+    from .agents.llama import LlamaAgentConfig
     from .agents.python import PythonAgentConfig
     from .review.agent import AgentReviewerConfig
     from .review.human import HumanReviewerConfig
     from .review.policy import PolicyReviewerConfig
     from .verify.command import CommandVerifierConfig
     from .verify.json_schema import JsonSchemaVerifierConfig
+    from .verify.judge import JudgeVerifierConfig
     from .verify.python import PythonVerifierConfig
     from .verify.text import ContainsVerifierConfig, RegexVerifierConfig
 
@@ -113,6 +115,7 @@ def _builtin() -> dict[str, dict[str, type[PluginConfig]]]:
             "python": PythonAgentConfig,
             "command": CommandAgentConfig,
             "human": HumanAgentConfig,
+            "llama": LlamaAgentConfig,
         },
         "baton.reviewers": {
             "agent": AgentReviewerConfig,
@@ -125,6 +128,7 @@ def _builtin() -> dict[str, dict[str, type[PluginConfig]]]:
             "regex": RegexVerifierConfig,
             "contains": ContainsVerifierConfig,
             "python": PythonVerifierConfig,
+            "judge": JudgeVerifierConfig,
         },
     }
 

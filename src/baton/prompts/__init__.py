@@ -36,6 +36,12 @@ def _feedback(feedback: tuple[dict[str, Any], ...]) -> str:
     return "\n".join(lines)
 
 
+def _retry(feedback: tuple[dict[str, Any], ...]) -> str:
+    if not feedback:
+        return ""
+    return "Problems found in your previous answer (fix them):\n" + _feedback(feedback) + "\n"
+
+
 def _acceptance(acceptance: tuple[dict[str, Any], ...]) -> str:
     if not acceptance:
         return "no automatic checks"
@@ -52,7 +58,8 @@ def _acceptance(acceptance: tuple[dict[str, Any], ...]) -> str:
 
 
 def render_task(task: Task, template: str | None = None) -> str:
-    """The prompt an agent gets for a task ($objective, $inputs, $acceptance, $feedback)."""
+    """The prompt an agent gets for a task: $objective, $inputs, $acceptance, $feedback,
+    $retry (the feedback under a heading, empty on a first attempt), $attempt, $item_id."""
     return Template(template or load_template("task.txt")).safe_substitute(
         objective=task.objective,
         inputs=json.dumps(task.inputs, indent=2, ensure_ascii=False, default=str)
@@ -60,6 +67,7 @@ def render_task(task: Task, template: str | None = None) -> str:
         else "none",
         acceptance=_acceptance(task.acceptance),
         feedback=_feedback(task.feedback),
+        retry=_retry(task.feedback),
         attempt=task.attempt,
         item_id=task.item_id,
     )

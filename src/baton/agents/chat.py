@@ -1,0 +1,164 @@
+"""What every model-backed agent shares: the chat messages built from a task, structured
+output from the item's JSON schema, token usage and cost. A backend only completes chats.
+
+The `llama` (on-device) and `openai` (any OpenAI-compatible endpoint) agents are a
+`ChatAgent` over their backend, so a playbook moves between them by changing one block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._util import extract_json
+from ..errors import AgentError
+from ..plugins import AgentConfig, BuildContext
+from ..prompts import render_task
+from ..records import AgentResult, Task, Usage
+
+DEFAULT_SYSTEM = (
+    "You are a careful assistant doing one task. Follow the objective exactly. "
+    "When the checks ask for JSON, answer with that JSON only."
+)
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One chat completion as a backend returns it: text and tokens as the model counted."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """How to sample one completion."""
+
+    temperature: float
+    max_tokens: int
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    schema: dict[str, Any] | None = None  # constrain the output to this JSON Schema
+    extra: dict[str, Any] = field(default_factory=dict)  # backend-specific, passed as is
+
+
+class ChatBackend(Protocol):
+    """Completes one chat; raises AgentError with a clear reason when it cannot."""
+
+    model: str
+
+    async def complete(self, messages: list[Message], sampling: Sampling) -> Completion: ...
+
+
+class Price(BaseModel):
+    """Money per million tokens, as providers publish it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    prompt: float = Field(0.0, ge=0, description="per million prompt (input) tokens")
+    completion: float = Field(0.0, ge=0, description="per million completion (output) tokens")
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.prompt + completion_tokens * self.completion) / 1e6
+
+
+class ChatAgentConfig(AgentConfig):
+    """The settings every model-backed agent has; backends add where the model is."""
+
+    system: str = Field(DEFAULT_SYSTEM, description="the system message")
+    prompt_template: str | None = Field(
+        None, description="task template file (playbook-relative; $objective, $inputs, ...)"
+    )
+    temperature: float = Field(0.2, ge=0, le=2)
+    max_tokens: int = Field(512, ge=1, description="most tokens one answer may have")
+    stop: list[str] = Field(default_factory=list, description="strings that end the answer")
+    seed: int | None = Field(None, description="sampling seed, for repeatable answers")
+    extra: dict[str, Any] = Field(
+        default_factory=dict,
+        description="more sampling parameters, passed to the backend as they are "
+        "(llama.cpp: repeat_penalty, top_k, top_p, min_p; a server: what its API accepts)",
+    )
+    structured: bool = Field(
+        False,
+        description="when the item's acceptance includes a JSON schema, constrain the "
+        "model's output to it (grammar-constrained on llama.cpp)",
+    )
+
+    def template(self, ctx: BuildContext) -> str | None:
+        if not self.prompt_template:
+            return None
+        path = ctx.path(self.prompt_template)
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read prompt_template {path}: {exc}") from None
+
+    def sampling(self, schema: dict[str, Any] | None) -> Sampling:
+        return Sampling(
+            self.temperature, self.max_tokens, tuple(self.stop), self.seed, schema, self.extra
+        )
+
+
+class ChatAgent:
+    """An agent that asks a chat model: the task as the user message, the answer as output."""
+
+    def __init__(
+        self,
+        name: str,
+        backend: ChatBackend,
+        config: ChatAgentConfig,
+        template: str | None = None,
+        price: Price | None = None,
+    ) -> None:
+        self.name = name
+        self.backend = backend
+        self.config = config
+        self.template = template
+        self.price = price
+
+    def messages(self, task: Task) -> list[Message]:
+        return [
+            {"role": "system", "content": self.config.system},
+            {"role": "user", "content": render_task(task, self.template)},
+        ]
+
+    async def run(self, task: Task) -> AgentResult:
+        schema = schema_of(task) if self.config.structured else None
+        done = await self.backend.complete(self.messages(task), self.config.sampling(schema))
+        cost = self.price.cost(done.prompt_tokens, done.completion_tokens) if self.price else 0.0
+        usage = Usage(done.prompt_tokens, done.completion_tokens, cost)
+        if not done.text.strip():
+            raise AgentError(
+                f"model {self.backend.model} gave an empty answer "
+                f"(finish reason: {done.finish_reason or 'unknown'})",
+                usage=usage,
+            )
+        data = None
+        if schema is not None:
+            try:
+                data = extract_json(done.text)
+            except ValueError:
+                data = None  # cut off at max_tokens, say: the schema check will tell
+        return AgentResult(text=done.text, data=data, usage=usage)
+
+
+def schema_of(task: Task) -> dict[str, Any] | None:
+    """The JSON Schema the item's output must match, from its acceptance (None: there is none).
+
+    Several schemas must all hold, so they are combined with allOf.
+    """
+    schemas = [
+        a["schema"]
+        for a in task.acceptance
+        if a.get("kind") == "json_schema"
+        and isinstance(a.get("schema"), dict)
+        and "file" not in a["schema"]
+    ]
+    if not schemas:
+        return None
+    return schemas[0] if len(schemas) == 1 else {"allOf": schemas}
