@@ -80,6 +80,6 @@ def main(ctx: click.Context, store: str) -> None:
 
 pass_context = click.make_pass_decorator(Context)
 
-from . import inspect, people, run  # noqa: E402  (commands register on `main`)
+from . import demo, inspect, people, run  # noqa: E402  (commands register on `main`)
 
-__all__ = ["inspect", "main", "people", "run"]
+__all__ = ["demo", "inspect", "main", "people", "run"]

@@ -7,8 +7,10 @@ event, so the same run reads well in both.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter, deque
+from collections.abc import AsyncIterator
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -54,6 +56,21 @@ class LiveView:
         self.bar = self.progress.add_task("items", total=len(states))
         self._status = {i: summarize(s, self.started).status for i, s in states.items()}
         self._stale: set[str] = set()
+        self._held = 0  # while above 0, the view stands aside (someone is asked something)
+        self._released = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def aside(self) -> AsyncIterator[None]:
+        """Stop redrawing while the block talks to the person at the terminal."""
+        self._held += 1
+        self._released.clear()
+        await asyncio.sleep(0.15)  # let the redraw loop notice and stop
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held:
+                self._released.set()
 
     def statuses(self) -> Counter[str]:
         return Counter(self._status.values())
@@ -99,6 +116,10 @@ class LiveView:
         ) as live:
             consumer = asyncio.create_task(self._consume(done))
             while not consumer.done():
+                if self._held:
+                    live.stop()
+                    await self._released.wait()
+                    live.start()
                 live.update(self.render())
                 await asyncio.sleep(0.125)
             await consumer

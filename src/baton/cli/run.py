@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import click
@@ -85,7 +86,7 @@ def run_cmd(
     specs = collect_specs(book, items, objectives)
     sys.exit(
         ctx.run(
-            lambda store: _run(ctx, store, [book], specs, concurrency, live, not no_wait),
+            lambda store: run_live(ctx, store, [book], specs, concurrency, live, not no_wait),
             create=True,
         )
     )
@@ -139,7 +140,7 @@ def resume_cmd(
         for row in rows:
             if row.queue not in books:
                 books[row.queue] = await _recorded_playbook(store, row.item_id, row.queue, ctx)
-        return await _run(
+        return await run_live(
             ctx,
             store,
             list(books.values()),
@@ -207,7 +208,7 @@ def validate_cmd(ctx: Context, playbook: str, items: str | None) -> None:
         ctx.console.print(f"{items}: ok ({len(specs)} items)")
 
 
-async def _run(
+async def run_live(
     ctx: Context,
     store: Store,
     books: list[Playbook],
@@ -216,7 +217,9 @@ async def _run(
     live: bool | None,
     wait_for_people: bool,
     ids: list[str] | None = None,
+    beside: Callable[[Engine, LiveView], Awaitable[None]] | None = None,
 ) -> int:
+    """Run items with the live view; `beside` runs alongside until the engine stops."""
     started = time.time()
     engine = Engine(store, books, concurrency=concurrency, state_dir=state_dir(ctx))
     if specs is not None:
@@ -236,11 +239,17 @@ async def _run(
     )
     done = asyncio.Event()
     follow = asyncio.create_task(view.follow(done))
+    helper = asyncio.create_task(beside(engine, view)) if beside else None
     try:
         await engine.run(ids, wait_for_people=wait_for_people)
     finally:
         done.set()
         await follow
+        if helper is not None:
+            helper.cancel()
+            (failed,) = await asyncio.gather(helper, return_exceptions=True)
+            if isinstance(failed, Exception):
+                raise failed
     return await _summary(ctx, store, ids, time.time() - started)
 
 

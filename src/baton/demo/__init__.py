@@ -1,0 +1,1 @@
+"""The bundled demo: a playbook, its items, schema and field rules (see `baton demo`)."""
