@@ -13,6 +13,7 @@ import asyncio
 import functools
 import importlib.metadata
 import json
+import math
 import os
 import queue
 import threading
@@ -204,12 +205,16 @@ class LocalModel:
     ) -> Completion:
         from llama_cpp import LogitsProcessorList
 
+        llm = self._checkout()
+        eos = llm.token_eos()
+
         def stop_when_cancelled(_ids: Any, scores: Any) -> Any:
+            # an exception cannot cross llama.cpp's sampler callback: end the answer instead
             if cancelled.is_set():
-                raise _Cancelled
+                scores[:] = -math.inf
+                scores[eos] = 0.0
             return scores
 
-        llm = self._checkout()
         try:
             kwargs: dict[str, Any] = {
                 "messages": messages,
@@ -225,14 +230,14 @@ class LocalModel:
                 kwargs["grammar"] = json_grammar(sampling.schema)
             try:
                 out: Any = llm.create_chat_completion(**kwargs)
-            except _Cancelled:
-                raise AgentError(f"model {self.model}: the completion was cancelled") from None
             except ValueError as exc:
                 raise AgentError(f"model {self.model}: {exc}") from None
             except RuntimeError as exc:  # e.g. a schema llama.cpp cannot turn into a grammar
                 raise AgentError(f"model {self.model} failed: {exc}") from None
         finally:
             self._idle.put(llm)
+        if cancelled.is_set():
+            raise AgentError(f"model {self.model}: the completion was cancelled")
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return Completion(
@@ -241,10 +246,6 @@ class LocalModel:
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=choice.get("finish_reason"),
         )
-
-
-class _Cancelled(Exception):
-    """Raised inside llama.cpp's sampling loop to stop a completion nobody waits for."""
 
 
 # llama-cpp-python's JSON-schema converter lets a string hold raw control characters

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.panel import Panel
 
 from .. import events as ev
@@ -132,8 +133,8 @@ def _ask(ctx: Context, attempt: AttemptView) -> tuple[Decision, str]:
     )
     console.print(
         Panel(
-            f"{attempt.objective}\n\n[bold]output of attempt {attempt.attempt}[/]\n"
-            f"{attempt.text}\n\n[bold]checks[/]\n{checks or '  none'}",
+            f"{escape(attempt.objective)}\n\n[bold]output of attempt {attempt.attempt}[/]\n"
+            f"{escape(attempt.text)}\n\n[bold]checks[/]\n{escape(checks) or '  none'}",
             title=f"{attempt.item_id} ({attempt.risk} risk) waits for your review",
         )
     )

@@ -239,9 +239,12 @@ async def run_live(
     )
     done = asyncio.Event()
     follow = asyncio.create_task(view.follow(done))
+    stop = asyncio.Event()  # a helper that fails stops the run (its error is raised below)
     helper = asyncio.create_task(beside(engine, view)) if beside else None
+    if helper is not None:
+        helper.add_done_callback(lambda _: stop.set())
     try:
-        await engine.run(ids, wait_for_people=wait_for_people)
+        await engine.run(ids, stop=stop, wait_for_people=wait_for_people)
     finally:
         done.set()
         await follow
