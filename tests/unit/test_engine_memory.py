@@ -52,7 +52,9 @@ async def test_a_crashing_verifier_is_a_failed_check_with_its_traceback() -> Non
 
 
 async def test_tokens_a_failed_attempt_spent_count_against_the_budget() -> None:
-    spent = AgentError("the answer was cut off", usage=Usage(prompt_tokens=60, completion_tokens=40))
+    spent = AgentError(
+        "the answer was cut off", usage=Usage(prompt_tokens=60, completion_tokens=40)
+    )
     agent = ScriptedAgent("w", [spent, "fine"])
     book = Playbook.build("t", agents={"w": agent}, budget=BudgetModel(attempts=3, tokens=150))
     state = next(iter((await run_items(book, ["x"])).values()))
