@@ -46,7 +46,7 @@ def test_the_demo_runs_every_item_to_an_outcome_and_policy_stands_in_for_the_per
 
 def test_asked_in_a_terminal_the_person_decides(baton: Baton) -> None:
     done = baton(
-        "demo", "--no-live", "--ask", input="changes\nsay which notes were lost\n" * 3, timeout=600
+        "demo", "--no-live", "--ask", input="changes\nsay which notes were lost\n" * 6, timeout=600
     )
     assert done.returncode == 0, done.stderr
     events = [

@@ -77,7 +77,11 @@ class ChatAgentConfig(AgentConfig):
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(512, ge=1, description="most tokens one answer may have")
     stop: list[str] = Field(default_factory=list, description="strings that end the answer")
-    seed: int | None = Field(None, description="sampling seed, for repeatable answers")
+    seed: int | None = Field(
+        None,
+        description="sampling seed, for repeatable answers; attempt n samples with seed + n - 1, "
+        "so a retry differs from the answer that failed",
+    )
     extra: dict[str, Any] = Field(
         default_factory=dict,
         description="more sampling parameters, passed to the backend as they are "
@@ -98,9 +102,10 @@ class ChatAgentConfig(AgentConfig):
         except (OSError, UnicodeDecodeError) as exc:
             raise ValueError(f"cannot read prompt_template {path}: {exc}") from None
 
-    def sampling(self, schema: dict[str, Any] | None) -> Sampling:
+    def sampling(self, schema: dict[str, Any] | None, attempt: int = 1) -> Sampling:
+        seed = None if self.seed is None else self.seed + attempt - 1
         return Sampling(
-            self.temperature, self.max_tokens, tuple(self.stop), self.seed, schema, self.extra
+            self.temperature, self.max_tokens, tuple(self.stop), seed, schema, self.extra
         )
 
 
@@ -129,7 +134,8 @@ class ChatAgent:
 
     async def run(self, task: Task) -> AgentResult:
         schema = schema_of(task) if self.config.structured else None
-        done = await self.backend.complete(self.messages(task), self.config.sampling(schema))
+        sampling = self.config.sampling(schema, task.attempt)
+        done = await self.backend.complete(self.messages(task), sampling)
         cost = self.price.cost(done.prompt_tokens, done.completion_tokens) if self.price else 0.0
         usage = Usage(done.prompt_tokens, done.completion_tokens, cost)
         if not done.text.strip():
