@@ -259,7 +259,9 @@ def from_document(src: Located, base_dir: Path, state_dir: Path) -> Playbook:
         agent = _build(src, ("agents", name), config, name, ctx, problems)
         if agent is not None:
             ctx.agents[name] = agent
-            agents[name] = AgentSlot(agent, config.concurrency, tuple(config.secrets), config.kind)
+            agents[name] = AgentSlot(
+                agent, config.concurrency, tuple(config.secret_names()), config.kind
+            )
     reviewers: dict[str, ReviewerSlot] = {}
     for name, raw in model.reviewers.items():
         config = _config(src, "reviewers", name, raw, ReviewerConfig, problems)

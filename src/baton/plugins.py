@@ -57,6 +57,10 @@ class AgentConfig(PluginConfig):
     def build(self, name: str, ctx: BuildContext) -> Agent:
         raise NotImplementedError(f"agent kind {self.kind!r} does not implement build()")
 
+    def secret_names(self) -> list[str]:
+        """Environment variables whose values must never reach events."""
+        return list(self.secrets)
+
 
 class When(BaseModel):
     """Which items a reviewer applies to (all of them when empty)."""
@@ -100,6 +104,7 @@ def _builtin() -> dict[str, dict[str, type[PluginConfig]]]:
     from .agents.command import CommandAgentConfig
     from .agents.human import HumanAgentConfig
     from .agents.llama import LlamaAgentConfig
+    from .agents.openai import OpenAIAgentConfig
     from .agents.python import PythonAgentConfig
     from .review.agent import AgentReviewerConfig
     from .review.human import HumanReviewerConfig
@@ -116,6 +121,7 @@ def _builtin() -> dict[str, dict[str, type[PluginConfig]]]:
             "command": CommandAgentConfig,
             "human": HumanAgentConfig,
             "llama": LlamaAgentConfig,
+            "openai": OpenAIAgentConfig,
         },
         "baton.reviewers": {
             "agent": AgentReviewerConfig,
