@@ -36,6 +36,25 @@ class BuildContext:
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
+    def template(self, value: str | None, default: str | None = None) -> str | None:
+        """A prompt template: the playbook's file if it names one, else baton's `default`."""
+        if not value:
+            from .prompts import load_template
+
+            return load_template(default) if default else None
+        path = self.path(value)
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read prompt_template {path}: {exc}") from None
+
+    def agent(self, name: str) -> Agent:
+        """An agent of the playbook (built before reviewers and verifiers)."""
+        if name not in self.agents:
+            known = ", ".join(sorted(self.agents)) or "none"
+            raise ValueError(f"unknown agent {name!r} (known: {known})")
+        return self.agents[name]
+
 
 class PluginConfig(BaseModel):
     """Base of every plugin's configuration: strict, immutable, built by name."""

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._util import extract_json
 from ..errors import AgentError
-from ..plugins import AgentConfig, BuildContext
+from ..plugins import AgentConfig
 from ..prompts import render_task
 from ..records import AgentResult, Task, Usage
 
@@ -92,15 +92,6 @@ class ChatAgentConfig(AgentConfig):
         description="when the item's acceptance includes a JSON schema, constrain the "
         "model's output to it (grammar-constrained on llama.cpp)",
     )
-
-    def template(self, ctx: BuildContext) -> str | None:
-        if not self.prompt_template:
-            return None
-        path = ctx.path(self.prompt_template)
-        try:
-            return path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"cannot read prompt_template {path}: {exc}") from None
 
     def sampling(self, schema: dict[str, Any] | None, attempt: int = 1) -> Sampling:
         seed = None if self.seed is None else self.seed + attempt - 1

@@ -52,13 +52,7 @@ class CommandAgentConfig(AgentConfig):
         if os.sep in argv[0] and not Path(argv[0]).is_absolute():
             # checked relative to cwd above; an attempt may run in its own workdir
             argv[0] = str(cwd / argv[0])
-        template = None
-        if self.prompt_template:
-            path = ctx.path(self.prompt_template)
-            try:
-                template = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ValueError(f"cannot read prompt_template {path}: {exc}") from None
+        template = ctx.template(self.prompt_template)
         env = allowed_env([*self.env, *self.secrets], ctx.environ, self.set_env)
         return CommandAgent(name, self, argv, env, cwd, template)
 

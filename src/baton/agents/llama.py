@@ -102,7 +102,7 @@ class LlamaAgentConfig(ChatAgentConfig):
         model = LocalModel.shared(
             path.resolve(), self.n_ctx, self.threads, self.chat_format, self.model_concurrency
         )
-        return ChatAgent(name, model, self, self.template(ctx))
+        return ChatAgent(name, model, self, ctx.template(self.prompt_template))
 
 
 class LocalModel:

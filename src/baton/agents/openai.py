@@ -68,7 +68,9 @@ class OpenAIAgentConfig(ChatAgentConfig):
                     f"api_key_env: the environment variable {self.api_key_env} is not set"
                 )
         backend = OpenAIBackend(self, key)
-        return ChatAgent(name, backend, self, self.template(ctx), self.prices.get(self.model))
+        return ChatAgent(
+            name, backend, self, ctx.template(self.prompt_template), self.prices.get(self.model)
+        )
 
     def secret_names(self) -> list[str]:
         """The key's variable is a secret whether or not `secrets:` lists it."""

@@ -13,7 +13,7 @@ from .._util import clip
 from ..agents.base import Agent
 from ..errors import ReviewError
 from ..plugins import BuildContext, ReviewerConfig
-from ..prompts import load_template, render_attempt
+from ..prompts import render_attempt
 from ..records import AgentResult, AttemptView, AwaitHuman, ReviewResult, Task
 from ..types import Decision
 
@@ -89,18 +89,9 @@ class AgentReviewerConfig(ReviewerConfig):
     prompt_template: str | None = Field(None, description="template file (playbook-relative)")
 
     def build(self, name: str, ctx: BuildContext) -> AgentReviewer:
-        if self.agent not in ctx.agents:
-            known = ", ".join(sorted(ctx.agents)) or "none"
-            raise ValueError(f"unknown agent {self.agent!r} (known: {known})")
-        if self.prompt_template:
-            path = ctx.path(self.prompt_template)
-            try:
-                template = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ValueError(f"cannot read prompt_template {path}: {exc}") from None
-        else:
-            template = load_template("review.txt")
-        return AgentReviewer(name, ctx.agents[self.agent], self.rubric, template)
+        template = ctx.template(self.prompt_template, "review.txt")
+        assert template is not None
+        return AgentReviewer(name, ctx.agent(self.agent), self.rubric, template)
 
 
 class AgentReviewer:

@@ -14,7 +14,7 @@ from .._util import clip
 from ..agents.base import Agent
 from ..errors import AgentError
 from ..plugins import BuildContext, VerifierConfig
-from ..prompts import load_template, render_attempt
+from ..prompts import render_attempt
 from ..records import AgentResult, AttemptView, CheckResult, Task
 
 ANSWER_LIMIT = 300  # of an answer without a score, quoted as evidence
@@ -42,18 +42,9 @@ class JudgeVerifierConfig(VerifierConfig):
         return self
 
     def build(self, name: str, ctx: BuildContext) -> JudgeVerifier:
-        if self.agent not in ctx.agents:
-            known = ", ".join(sorted(ctx.agents)) or "none"
-            raise ValueError(f"unknown agent {self.agent!r} (known: {known})")
-        if self.prompt_template:
-            path = ctx.path(self.prompt_template)
-            try:
-                template = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ValueError(f"cannot read prompt_template {path}: {exc}") from None
-        else:
-            template = load_template("judge.txt")
-        return JudgeVerifier(name, ctx.agents[self.agent], self, template)
+        template = ctx.template(self.prompt_template, "judge.txt")
+        assert template is not None
+        return JudgeVerifier(name, ctx.agent(self.agent), self, template)
 
     def describe(self, ctx: BuildContext | None = None) -> dict[str, Any]:
         return {
