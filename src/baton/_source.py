@@ -120,6 +120,9 @@ def _message(err: Any, model: type[BaseModel] | None, loc: tuple[Any, ...]) -> s
         known = _fields_at(model, loc[:-1])
         hint = f" (expected one of: {', '.join(known)})" if known else ""
         return f"unknown field{hint}"
+    if kind == "value_error":
+        # a validator's own message already says what it got
+        return str(err["msg"]).removeprefix("Value error, ")
     message = err["msg"]
     if "input" in err and not isinstance(err["input"], dict | list):
         message += f", got {err['input']!r}"

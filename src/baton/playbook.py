@@ -5,7 +5,7 @@ objects."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -151,8 +151,11 @@ class Playbook:
             raise PlaybookError(problems)
         return book
 
-    def check(self, src: Located | None = None) -> list[Problem]:
-        """Cross-reference problems: unknown cascade agents, gates in an order that cannot work."""
+    def check(self, src: Located | None = None, declared: Collection[str] = ()) -> list[Problem]:
+        """Cross-reference problems: unknown cascade agents, gates in an order that cannot work.
+
+        `declared` agents exist in the file but could not be built: their own problems say
+        why, so naming them in the cascade is not another problem."""
         file = src.file if src else f"playbook {self.name}"
 
         def problem(path: tuple[str | int, ...], message: str) -> Problem:
@@ -164,8 +167,8 @@ class Playbook:
 
         problems = []
         for i, name in enumerate(self.cascade):
-            if name not in self.agents:
-                known = ", ".join(self.agents)
+            if name not in self.agents and name not in declared:
+                known = ", ".join(dict.fromkeys([*self.agents, *declared]))
                 problems.append(problem(("cascade", i), f"unknown agent {name!r} (known: {known})"))
         order = self.policy.order
         for name, slot in self.reviewers.items():
@@ -296,10 +299,11 @@ def from_document(src: Located, base_dir: Path, state_dir: Path) -> Playbook:
         workspace=model.workspace,
         description=model.description,
     )
+    found = book.check(src, declared=model.agents)
     if model.cascade is not None:
-        problems.extend(book.check(src))
+        problems.extend(found)
     else:
-        problems.extend(p for p in book.check(src) if not p.field.startswith("cascade"))
+        problems.extend(p for p in found if not p.field.startswith("cascade"))
     if problems:
         raise PlaybookError(problems)
     return book

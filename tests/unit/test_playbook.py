@@ -81,7 +81,7 @@ def test_a_good_playbook_builds(tmp_path: Path) -> None:
         ),
         (
             GOOD.replace("order: [verify, review]", "order: [verify]"),
-            "pb.yaml:17: policy.order: Value error, must name each of review and verify exactly once",
+            "pb.yaml:17: policy.order: must name each of review and verify exactly once",
         ),
         (GOOD + "agents: {}\n", "pb.yaml:21: agents: duplicate key"),
         ("name: x\nagents:\n  a: [unclosed\n", "pb.yaml:4: invalid YAML"),
@@ -119,6 +119,17 @@ def test_build_errors_are_located(tmp_path: Path) -> None:
     with pytest.raises(
         PlaybookError, match=r"pb.yaml:13: verifiers.has-ok: command not found: no-such-program-xyz"
     ):
+        load_playbook(write(tmp_path, text))
+
+
+def test_an_agent_that_cannot_be_built_is_reported_once(tmp_path: Path) -> None:
+    text = GOOD.replace("  a:\n    kind: human", "  a:\n    kind: llama\n    model: gone.gguf")
+    with pytest.raises(PlaybookError) as caught:
+        load_playbook(write(tmp_path, text))
+    assert [p.field for p in caught.value.problems] == ["agents.a"], "not again as cascade[0]"
+    assert "gone.gguf: no such file" in caught.value.problems[0].message
+    text = GOOD.replace("cascade: [a, b]", "cascade: [a, c]")
+    with pytest.raises(PlaybookError, match=r"cascade\[1\]: unknown agent 'c' \(known: a, b\)"):
         load_playbook(write(tmp_path, text))
 
 
