@@ -203,7 +203,7 @@ async def review(book: Playbook, state: ItemState, step: Review) -> list[Entry]:
         "attempt": n,
         "reviewer": name,
         "kind": slot.kind,
-        "decision": result.decision.value,
+        "decision": str(result.decision),
         "comments": result.comments,
         "by": f"{slot.kind}:{name}",
     }

@@ -16,6 +16,7 @@ from .loop import Step, decide, runnable, status_of
 from .redact import Redactor
 from .state import ItemState, fold
 from .store.base import ItemSummary, Store
+from .types import Status
 
 Entry = tuple[str, dict[str, Any]]
 T = TypeVar("T")
@@ -26,18 +27,21 @@ def summarize(state: ItemState, now: float, step: Step | None = None) -> ItemSum
     if step is None:
         step = decide(state, now)
     waiting = state.waiting["wait"] if state.waiting else None
-    return ItemSummary(
-        item_id=state.item_id,
-        queue=state.queue,
-        status=status_of(state, step).value,
-        runnable=runnable(step),
-        waiting=waiting,
-        version=state.version,
-        attempts=len(state.attempts),
-        objective=str(state.spec.get("objective", ""))[:200],
-        created_at=state.submitted_at,
-        updated_at=now,
+    return ItemSummary(  # positional: this runs on every commit
+        state.item_id,
+        state.queue,
+        _PLAIN[status_of(state, step)],
+        runnable(step),
+        waiting,
+        state.version,
+        len(state.attempts),
+        str(state.spec.get("objective", ""))[:200],
+        state.submitted_at,
+        now,
     )
+
+
+_PLAIN = {s: s.value for s in Status}  # a dict lookup is cheaper than an enum's .value
 
 
 async def commit(

@@ -138,10 +138,10 @@ def _review_gate(plan: Plan, attempt: AttemptState) -> Step | None:
                     f"reviewer {reviewer.name} could not decide: {failures[-1]}",
                 )
             return Review(attempt.n, reviewer.name)
-        decision = Decision(review["decision"])
-        if decision is Decision.REQUEST_CHANGES:
+        decision = review["decision"]  # a str: comparing with the StrEnum needs no lookup
+        if decision == Decision.REQUEST_CHANGES:
             return Refine(attempt.n)
-        if decision is Decision.REJECT:
+        if decision == Decision.REJECT:
             if plan.on_reject == "refine":
                 return Refine(attempt.n)
             outcome = Outcome.FAILED if plan.on_reject == "fail" else Outcome.ESCALATED
@@ -171,12 +171,14 @@ _STEP_STATUS: dict[type, Status] = {
 }
 
 
+_STEP_STATUS[Wait] = Status.WAITING_HUMAN
+_OUTCOME_STATUS: dict[Outcome, Status] = {o: Status(o) for o in Outcome}
+
+
 def status_of(state: ItemState, step: Step) -> Status:
     """The board status for an item whose next step is `step`."""
     if state.outcome is not None:
-        return Status(state.outcome.value)
-    if isinstance(step, Wait):
-        return Status.WAITING_HUMAN
+        return _OUTCOME_STATUS[state.outcome]
     return _STEP_STATUS[type(step)]
 
 

@@ -41,7 +41,7 @@ class PolicyReviewer:
         """Why this attempt cannot be approved automatically (empty: it can)."""
         c = self.config
         reasons = []
-        rank = next((v for r, v in RISK_ORDER.items() if r.value == attempt.risk), None)
+        rank = RISK_ORDER.get(attempt.risk)  # type: ignore[call-overload]  (StrEnum keys hash as str)
         if rank is None:
             # an unknown risk is never low enough: fail safe
             known = ", ".join(r.value for r in Risk)
