@@ -7,8 +7,9 @@ transaction, so a networked store can implement it with per-key atomic operation
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from typing import NamedTuple, Protocol, runtime_checkable
+import contextlib
+from collections.abc import Callable, Collection, Sequence
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from ..events import Event
 
@@ -99,4 +100,48 @@ class Store(Protocol):
         """Every log's events with position > `after`, in global order (the live feed)."""
         ...
 
+    def watch(self, topic: Topic, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` whenever `topic` may have changed, in this process or any other.
+
+        Topics: "feed" (events were appended), "work" (an item may have become claimable).
+        A hint, not a message: calls may be spurious or merged, so the watcher re-reads the
+        store. The callback runs on the caller's event loop and must not block. Returns the
+        function that stops watching.
+        """
+        ...
+
     async def close(self) -> None: ...
+
+
+Topic = Literal["feed", "work"]
+TOPICS: tuple[Topic, ...] = ("feed", "work")
+
+
+class Watchers:
+    """The callbacks watching each topic of one store; what every backend's `watch` uses."""
+
+    def __init__(self) -> None:
+        self._callbacks: dict[str, list[Callable[[], None]]] = {t: [] for t in TOPICS}
+
+    def add(self, topic: Topic, callback: Callable[[], None]) -> Callable[[], None]:
+        if topic not in self._callbacks:
+            raise ValueError(f"unknown topic {topic!r} (expected one of {', '.join(TOPICS)})")
+        callbacks = self._callbacks[topic]
+        callbacks.append(callback)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                callbacks.remove(callback)
+
+        return stop
+
+    def __bool__(self) -> bool:
+        return any(self._callbacks.values())
+
+    def wanted(self, topic: Topic) -> bool:
+        return bool(self._callbacks[topic])
+
+    def notify(self, *topics: Topic) -> None:
+        for topic in topics or TOPICS:
+            for callback in list(self._callbacks[topic]):
+                callback()

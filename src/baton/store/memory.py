@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from ..errors import VersionConflict
 from ..events import Event
-from .base import ItemSummary
+from .base import ItemSummary, Topic, Watchers
 
 _new = tuple.__new__  # an Event with its position, without the NamedTuple's __new__ (hot path)
 
@@ -21,6 +21,7 @@ class MemoryStore:
         self._runnable: dict[str, None] = {}  # insertion-ordered set of claimable ids
         self._leases: dict[str, tuple[str, float]] = {}  # item id -> (owner, until)
         self._feed: list[Event] = []
+        self._watchers = Watchers()
 
     async def append(
         self,
@@ -46,6 +47,10 @@ class MemoryStore:
             else:
                 self._runnable.pop(log, None)
                 self._leases.pop(log, None)
+        if self._watchers:
+            self._watchers.notify("feed")
+            if summary is not None and summary.runnable and log not in self._leases:
+                self._watchers.notify("work")
         return stored
 
     async def load(self, log: str, after: int = 0) -> list[Event]:
@@ -125,9 +130,14 @@ class MemoryStore:
             lease = self._leases.get(item_id)
             if lease is not None and lease[0] == owner:
                 del self._leases[item_id]
+                if item_id in self._runnable:
+                    self._watchers.notify("work")
 
     async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
         return self._feed[after : after + limit]
+
+    def watch(self, topic: Topic, callback: Callable[[], None]) -> Callable[[], None]:
+        return self._watchers.add(topic, callback)
 
     async def close(self) -> None:
         return None

@@ -25,7 +25,7 @@ import orjson
 
 from ..errors import StoreError, VersionConflict
 from ..events import Event
-from .base import ItemSummary
+from .base import ItemSummary, Topic, Watchers
 
 _SCHEMA = resources.files("baton.store").joinpath("schema.sql").read_text(encoding="utf-8")
 _CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
@@ -49,6 +49,10 @@ _EVENT_COLUMNS = "log, seq, kind, at, data, prev, hash, position"
 _INSERT_EVENT = (
     "INSERT INTO events (log, seq, kind, at, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+_CLAIMABLE = (
+    "SELECT 1 FROM items WHERE runnable = 1 AND (lease_until IS NULL OR lease_until <= ?) LIMIT 1"
+)
+WATCH_INTERVAL = 0.05  # seconds between looks at PRAGMA data_version while someone watches
 _COLUMNS = (
     "item_id, queue, status, runnable, waiting, version, attempts, objective, "
     "created_at, updated_at, lease_owner, lease_until"
@@ -84,6 +88,8 @@ class SQLiteStore:
             self._writer = self._connect()
         self._pending: list[_Op] = []
         self._closed = False
+        self._watchers = Watchers()
+        self._poller: asyncio.Task[None] | None = None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -301,11 +307,35 @@ class SQLiteStore:
             params.append(queue)
         return dict(self._read("counts", sql + " GROUP BY status", params))
 
+    # --- watching (any process's commits, seen through PRAGMA data_version) ------------
+    def watch(self, topic: Topic, callback: Callable[[], None]) -> Callable[[], None]:
+        stop = self._watchers.add(topic, callback)
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.get_running_loop().create_task(self._poll_changes())
+        return stop
+
+    async def _poll_changes(self) -> None:
+        """Every WATCH_INTERVAL, notify watchers if any connection (any process) committed."""
+        seen = self._read("watch", "PRAGMA data_version", ())[0][0]
+        while self._watchers and not self._closed:
+            await asyncio.sleep(WATCH_INTERVAL)
+            if self._closed:
+                return
+            version = self._read("watch", "PRAGMA data_version", ())[0][0]
+            if version == seen:
+                continue
+            seen = version
+            self._watchers.notify("feed")
+            if self._watchers.wanted("work") and self._read("watch", _CLAIMABLE, (time.time(),)):
+                self._watchers.notify("work")
+
     async def close(self) -> None:
         if self._closed:
             return
         self._flush()
         self._closed = True
+        if self._poller is not None:
+            self._poller.cancel()
         self._writer.close()
         with self._read_lock:
             self._reader.close()
