@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,50 @@ def spawn_baton(cwd: Path, *args: str) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,
     )
+
+
+# --- Redis ----------------------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def redis_unavailable() -> str | None:
+    """Why the Redis at REDIS_URL cannot be used (None when it answers)."""
+    try:
+        import redis
+    except ImportError:
+        return "the redis package is not installed (pip install 'baton[redis]')"
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return f"no Redis answers at {REDIS_URL} ({exc}); set REDIS_URL to one"
+    finally:
+        client.close()
+    return None
+
+
+def need_redis() -> None:
+    """Skip the test when no Redis answers, except under CI=true, where that is a failure."""
+    why = redis_unavailable()
+    if why is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true needs Redis: {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture
+def redis_store_url() -> Iterator[str]:
+    """A store URL on the test Redis with a prefix of its own, whose keys are deleted after."""
+    need_redis()
+    import redis
+
+    prefix = f"baton-test:{uuid.uuid4().hex[:12]}:"
+    yield f"{REDIS_URL}?prefix={prefix}"
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -1,4 +1,4 @@
-"""One contract for every Store backend: memory and SQLite (Redis joins with one more param)."""
+"""One contract for every Store backend: memory, SQLite and Redis (REDIS_URL)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,24 @@ import pytest
 
 from baton.errors import StoreError, VersionConflict
 from baton.events import chain, verify_chain
-from baton.store import ItemSummary, MemoryStore, SQLiteStore, Store
+from baton.store import ItemSummary, SQLiteStore, Store, open_store
+
+BACKENDS = ["memory", "sqlite", "redis"]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store of each backend, as a URL (two opens of one URL share the store)."""
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "sqlite":
+        return str(tmp_path / "s.db")
+    return request.getfixturevalue("redis_store_url")
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    backend = open_store(store_url)
     yield backend
     await backend.close()
 
@@ -203,3 +215,55 @@ def test_sqlite_errors_name_the_file(tmp_path: Path) -> None:
     bogus.write_text("this is not a database " * 100)
     with pytest.raises(StoreError, match="not-a-db"):
         SQLiteStore(bogus)
+
+
+async def _woken(flag: asyncio.Event) -> bool:
+    """Whether a watcher was called within a generous bound (a liveness check, not a timing)."""
+    try:
+        await asyncio.wait_for(flag.wait(), 10)
+    except TimeoutError:
+        return False
+    flag.clear()
+    return True
+
+
+async def test_watchers_hear_of_appends_and_of_claimable_work(store: Store) -> None:
+    fed, work = asyncio.Event(), asyncio.Event()
+    stop_feed = store.watch("feed", fed.set)
+    stop_work = store.watch("work", work.set)
+    await asyncio.sleep(0.1)  # a backend may start listening in the background
+    fed.clear()
+    work.clear()
+    await put(store, "a")
+    assert await _woken(fed)
+    assert await _woken(work)
+    assert await store.claim("w1", limit=1, lease_seconds=30) == ["a"]
+    await store.release("w1", ["a"])  # claimable again: watchers hear of it
+    assert await _woken(work)
+    stop_feed()
+    stop_work()
+
+
+async def test_a_second_handle_on_a_shared_store_sees_and_wakes(store_url: str) -> None:
+    if store_url.startswith("memory:"):
+        pytest.skip("the memory store lives in one handle")
+    one, two = open_store(store_url), open_store(store_url)
+    try:
+        fed = asyncio.Event()
+        stop = one.watch("feed", fed.set)
+        await asyncio.sleep(0.1)
+        fed.clear()
+        await put(two, "from-two")
+        assert await _woken(fed)
+        assert [e.log for e in await one.read()] == ["from-two"]
+        assert await one.claim("w", limit=5, lease_seconds=30) == ["from-two"]
+        assert await two.claim("w2", limit=5, lease_seconds=30) == []
+        stop()
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_broken_watcher_topic_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="unknown topic 'nope'"):
+        store.watch("nope", lambda: None)  # type: ignore[arg-type]

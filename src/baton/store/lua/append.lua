@@ -1,0 +1,54 @@
+-- Append events to one log if it is at the expected version, atomically with the item's
+-- index entries. KEYS[1]: the prefix. ARGV: log, expected version, has summary (0/1),
+-- status, queue, runnable (0/1), updated_at, created_at, summary JSON, n, event JSON x n.
+-- Returns {first position, version found}; first = -1 means the version did not match.
+local p = KEYS[1]
+local log = ARGV[1]
+local expected = tonumber(ARGV[2])
+local logkey = p .. 'log:' .. log
+local actual = redis.call('LLEN', logkey)
+if actual ~= expected then
+  return {-1, actual}
+end
+local n = tonumber(ARGV[10])
+local last = redis.call('INCRBY', p .. 'position', n)
+local first = last - n + 1
+local bodies = {}
+local refs = {}
+for i = 1, n do
+  bodies[i] = tostring(first + i - 1) .. '\t' .. ARGV[10 + i]
+  refs[i] = log .. '\t' .. tostring(expected + i)
+end
+redis.call('RPUSH', logkey, unpack(bodies))
+redis.call('RPUSH', p .. 'feed', unpack(refs))
+if ARGV[3] == '1' then
+  local status, queue, runnable = ARGV[4], ARGV[5], ARGV[6] == '1'
+  local old = redis.call('HGET', p .. 'where', log)
+  if old then
+    local was_status, was_queue = string.match(old, '^([^\t]*)\t([^\t]*)\t')
+    redis.call('SREM', p .. 'status:' .. was_status, log)
+    if was_queue ~= queue then
+      redis.call('ZREM', p .. 'ready:' .. was_queue, log)
+    end
+  else
+    redis.call('ZADD', p .. 'created', ARGV[8], log)
+  end
+  redis.call('HSET', p .. 'where', log, status .. '\t' .. queue .. '\t' .. ARGV[6] .. '\t' .. ARGV[7])
+  redis.call('HSET', p .. 'items', log, ARGV[9])
+  redis.call('SADD', p .. 'status:' .. status, log)
+  redis.call('SADD', p .. 'statuses', status)
+  redis.call('SADD', p .. 'queues', queue)
+  if runnable then
+    -- a leased item is claimable again only when its holder releases it or the lease expires
+    if redis.call('HEXISTS', p .. 'leases', log) == 0 then
+      redis.call('ZADD', p .. 'ready:' .. queue, ARGV[7], log)
+      redis.call('PUBLISH', p .. 'work', queue)
+    end
+  else
+    redis.call('ZREM', p .. 'ready:' .. queue, log)
+    redis.call('HDEL', p .. 'leases', log)
+    redis.call('ZREM', p .. 'expiry', log)
+  end
+end
+redis.call('PUBLISH', p .. 'feed', tostring(last))
+return {first, actual}
