@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import time
@@ -40,6 +41,8 @@ from .redact import Redactor
 from .state import ItemState, fold
 from .store.base import Store
 from .types import FINAL_STATUSES, FLEET_LOG
+
+log = logging.getLogger("baton.engine")
 
 SUBMIT_CHUNK = 1000  # items recorded at once (one group commit on SQLite)
 
@@ -142,7 +145,10 @@ class Engine:
         self._wait_for_people = wait_for_people
         pending = set(items) if items is not None else None
         tasks: dict[str, asyncio.Task[ItemState | None]] = {}
-        finished: asyncio.Queue[asyncio.Task[ItemState | None]] = asyncio.Queue()
+        # finished items' tasks, and None whenever the store says work may be claimable
+        # (submitted elsewhere, approved by a person, released by another engine)
+        finished: asyncio.Queue[asyncio.Task[ItemState | None] | None] = asyncio.Queue()
+        unwatch = self.store.watch("work", lambda: finished.put_nowait(None))
         background = [
             asyncio.create_task(self._renew_leases()),
             asyncio.create_task(self._watch_fleet()),
@@ -180,13 +186,15 @@ class Engine:
                     continue
                 # wait for an item to finish (or poll for new work); a queue fed by done
                 # callbacks costs O(1) per item, where asyncio.wait re-arms every task
-                done: list[asyncio.Task[ItemState | None]] = []
+                done: list[asyncio.Task[ItemState | None] | None] = []
                 if finished.empty():
                     with contextlib.suppress(TimeoutError):
                         done.append(await asyncio.wait_for(finished.get(), self.poll_interval))
                 while not finished.empty():
                     done.append(finished.get_nowait())
                 for task in done:
+                    if task is None:  # a wake-up: the loop claims again
+                        continue
                     item_id = task.get_name()
                     del tasks[item_id]
                     self._held.discard(item_id)
@@ -200,6 +208,7 @@ class Engine:
             if tasks:
                 await asyncio.gather(*tasks.values())
         finally:
+            unwatch()
             for task in (*background, *tasks.values()):
                 task.cancel()
             await asyncio.gather(*background, *tasks.values(), return_exceptions=True)
@@ -312,7 +321,16 @@ class Engine:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             if self._held:
-                await self.store.renew(self.owner, list(self._held), self.lease_seconds)
+                wanted = list(self._held)
+                held = await self.store.renew(self.owner, wanted, self.lease_seconds)
+                lost = (set(wanted) - set(held)) & self._held  # not the ones just finished
+                if lost:
+                    log.warning(
+                        "engine %s lost the lease on %s (expired while the store was out of "
+                        "reach?): another engine may take them over; appends stay consistent",
+                        self.owner,
+                        ", ".join(sorted(lost)),
+                    )
 
     async def _release_dead_local_leases(self) -> None:
         """Free leases held by engines on this host whose process is gone (after kill -9)."""

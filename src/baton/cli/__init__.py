@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -27,11 +28,19 @@ class Context:
     console: Console
     err: Console
 
-    def run(self, fn: Callable[[Store], Awaitable[T]], *, create: bool = False) -> T:
-        """Open the store (creating it only when asked), run an async action on it, close it."""
+    def run(
+        self, fn: Callable[[Store], Awaitable[T]], *, create: bool = False, lasting: bool = False
+    ) -> T:
+        """Open the store (creating it only when asked), run an async action on it, close it.
+
+        A `lasting` command (run, worker, a live tail) rides out a store that is out of reach
+        for a while (a Redis restart); any other command fails after a few seconds.
+        """
 
         async def go() -> T:
-            store = open_store(self.store_spec, create=create)
+            store = open_store(
+                self.store_spec, create=create, **({"reconnect": None} if lasting else {})
+            )
             try:
                 return await fn(store)
             finally:
@@ -69,13 +78,26 @@ def _fail(message: str, code: int) -> None:
     envvar="BATON_STORE",
     default=DEFAULT_STORE,
     show_default=True,
-    help="Where state lives: a SQLite file path or sqlite:///path (env BATON_STORE).",
+    help="Where state lives: a SQLite file path, sqlite:///path, or redis://HOST:PORT/DB "
+    "(shared by every process that names it; ?prefix=P keeps several apart) (env BATON_STORE).",
 )
 @click.version_option(package_name="baton")
 @click.pass_context
 def main(ctx: click.Context, store: str) -> None:
     """baton: scope -> delegate -> review -> verify -> refine, durably, with a record."""
     ctx.obj = Context(store, Console(), Console(stderr=True))
+    _report_warnings()
+
+
+def _report_warnings() -> None:
+    """baton's warnings (a store out of reach, a lost lease) go to stderr as they happen."""
+    logger = logging.getLogger("baton")
+    if not any(getattr(h, "baton_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        handler.baton_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
 
 
 pass_context = click.make_pass_decorator(Context)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import click
@@ -13,13 +11,12 @@ from rich.table import Table
 
 from .. import metrics
 from ..events import Event, verify_chain
+from ..feed import feed
 from ..ledger import load_state
 from ..store.base import Store
 from ..types import FINAL_STATUSES, Status
 from . import Context, main, pass_context
 from .render import ago, event_line, items_table, one_line, status_text, timeline
-
-FEED_PAGE = 1000
 
 
 def _json(ctx: Context, value: Any) -> None:
@@ -91,20 +88,6 @@ def _waiting_hint(item: str, wait: str) -> str:
     )
 
 
-async def feed(store: Store, after: int, follow: bool, item: str | None) -> AsyncIterator[Event]:
-    """The global event feed from `after`, and (with follow) what arrives next."""
-    while True:
-        page = await store.read(after, FEED_PAGE)
-        for event in page:
-            after = event.position
-            if item is None or event.log == item:
-                yield event
-        if len(page) < FEED_PAGE:
-            if not follow:
-                return
-            await asyncio.sleep(0.2)
-
-
 @main.command("events")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing events as they happen.")
 @click.option("--item", help="Only this item's events.")
@@ -115,7 +98,9 @@ def events_cmd(ctx: Context, follow: bool, item: str | None, after: int, as_json
     """Print the event log (every process's events; --follow for a live tail)."""
 
     async def go(store: Store) -> None:
-        async for event in feed(store, after, follow, item):
+        async for event in feed(store, after, follow=follow):
+            if item is not None and event.log != item:
+                continue
             if as_json:
                 click.echo(json.dumps(event.to_dict(), ensure_ascii=False))
             else:
@@ -124,7 +109,7 @@ def events_cmd(ctx: Context, follow: bool, item: str | None, after: int, as_json
                 )
 
     try:
-        ctx.run(go, create=follow)  # a tail may start before anything has run
+        ctx.run(go, create=follow, lasting=follow)  # a tail may start before anything ran
     except KeyboardInterrupt:
         return
 
@@ -190,7 +175,7 @@ def metrics_cmd(ctx: Context, as_json: bool) -> None:
     """Throughput, cycle time, first-pass yield, rates, cost: computed from the event log."""
 
     async def go(store: Store) -> metrics.Metrics:
-        return metrics.compute([e async for e in feed(store, 0, False, None)], now=time.time())
+        return metrics.compute([e async for e in feed(store)], now=time.time())
 
     figures = ctx.run(go)
     if as_json:
@@ -216,7 +201,7 @@ def audit_verify_cmd(ctx: Context) -> None:
     async def go(store: Store) -> tuple[int, int, list[Any]]:
         logs: dict[str, None] = {}
         total = 0
-        async for event in feed(store, 0, False, None):
+        async for event in feed(store):
             logs.setdefault(event.log, None)
             total += 1
         broken = []

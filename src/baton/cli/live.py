@@ -19,8 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import events as ev
-from ..bus import Bus
 from ..events import Event
+from ..feed import PAGE
 from ..ledger import summarize
 from ..state import ItemState, fold
 from ..store.base import Store
@@ -31,16 +31,23 @@ ORDER = list(STATUS_STYLE)
 
 
 class LiveView:
-    """Follows the bus; keeps each watched item's state folded from its events."""
+    """Follows the store's feed (every process's events, so other workers' and people's
+    too) from position `after`; keeps each watched item's state folded from its events."""
 
     def __init__(
-        self, console: Console, bus: Bus, store: Store, states: dict[str, ItemState], *, live: bool
+        self,
+        console: Console,
+        store: Store,
+        states: dict[str, ItemState],
+        *,
+        after: int,
+        live: bool,
     ) -> None:
         self.console = console
         self.store = store
         self.states = states
+        self.after = after
         self.live = live
-        self.subscription = bus.subscribe()
         self.recent: deque[str] = deque(maxlen=12)
         self.attempts = sum(len(s.attempts) for s in states.values())
         self.checks: Counter[bool] = Counter()
@@ -126,16 +133,27 @@ class LiveView:
             live.update(self.render())
 
     async def _consume(self, done: asyncio.Event) -> None:
-        queue = self.subscription.queue
-        while not (done.is_set() and queue.empty()):
-            try:
-                event = await asyncio.wait_for(queue.get(), timeout=0.1)
-            except TimeoutError:
-                continue
-            self._apply(event)
-            for item_id in list(self._stale):
-                self._stale.discard(item_id)
-                state = fold(item_id, await self.store.load(item_id))
-                self.states[item_id] = state
-                self._status[item_id] = summarize(state, time.time()).status
-        self.subscription.close()
+        """Apply the feed's events as they come; once `done` is set, read to the end, stop."""
+        woken = asyncio.Event()
+        unwatch = self.store.watch("feed", woken.set)
+        try:
+            while True:
+                woken.clear()
+                finishing = done.is_set()  # set before this read: the read sees everything
+                page = await self.store.read(self.after, PAGE)
+                for event in page:
+                    self.after = event.position
+                    self._apply(event)
+                for item_id in list(self._stale):
+                    self._stale.discard(item_id)
+                    state = fold(item_id, await self.store.load(item_id))
+                    self.states[item_id] = state
+                    self._status[item_id] = summarize(state, time.time()).status
+                if len(page) == PAGE:
+                    continue
+                if finishing:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), 0.1)
+        finally:
+            unwatch()

@@ -12,12 +12,12 @@ from rich.table import Table
 
 from .. import actions, metrics
 from ..errors import BatonError, InputError, NotFound
+from ..feed import feed
 from ..ledger import load_state
 from ..playbook import Playbook, load_playbook
 from ..store.base import Store
 from ..types import Decision, Status
 from . import Context, main, pass_context, whoami
-from .inspect import feed
 
 by_option = click.option(
     "--by", default=whoami, show_default="$BATON_USER or your login", help="Who decides (recorded)."
@@ -193,10 +193,7 @@ async def _fleet(store: Store) -> list[dict[str, Any]]:
             state = await load_state(store, row.item_id)
             if state.current is not None and state.current.in_flight:
                 running[state.current.agent] = running.get(state.current.agent, 0) + 1
-    scores = {
-        s.agent: s.to_dict()
-        for s in metrics.compute([e async for e in feed(store, 0, False, None)]).agents
-    }
+    scores = {s.agent: s.to_dict() for s in metrics.compute([e async for e in feed(store)]).agents}
     rows = []
     for queue, item_id in first_item.items():
         book = await _recorded(store, item_id)

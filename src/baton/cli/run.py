@@ -88,6 +88,7 @@ def run_cmd(
         ctx.run(
             lambda store: run_live(ctx, store, [book], specs, concurrency, live, not no_wait),
             create=True,
+            lasting=True,
         )
     )
 
@@ -151,7 +152,7 @@ def resume_cmd(
             [r.item_id for r in rows],
         )
 
-    sys.exit(ctx.run(go))
+    sys.exit(ctx.run(go, lasting=True))
 
 
 async def _recorded_playbook(store: Store, item_id: str, queue: str, ctx: Context) -> Playbook:
@@ -189,7 +190,7 @@ def worker_cmd(ctx: Context, playbooks: tuple[str, ...], concurrency: int) -> No
         finally:
             printer.cancel()
 
-    ctx.run(go, create=True)
+    ctx.run(go, create=True, lasting=True)
 
 
 @main.command("validate")
@@ -229,12 +230,17 @@ async def run_live(
         if resumed:
             ctx.err.print(f"{resumed} of {len(ids)} items were already submitted: resuming them")
     assert ids is not None
-    states = {i: fold(i, await store.load(i)) for i in ids}
+    states = {}
+    after = 0  # the view follows the feed from the last event it folded
+    for item_id in ids:
+        events = await store.load(item_id)
+        states[item_id] = fold(item_id, events)
+        after = max(after, events[-1].position if events else 0)
     view = LiveView(
         ctx.console,
-        engine.bus,
         store,
         states,
+        after=after,
         live=ctx.console.is_terminal if live is None else live,
     )
     done = asyncio.Event()
