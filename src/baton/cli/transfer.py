@@ -1,0 +1,71 @@
+"""Moving a history between stores: export, import."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import InputError
+from ..store.base import Store
+from ..transfer import Imported, check_chains, export_lines, import_events, parse_lines
+from . import Context, main, pass_context
+
+
+@main.command("export")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (default: stdout)."
+)
+@pass_context
+def export_cmd(ctx: Context, output: str | None) -> None:
+    """Write every event of the store as JSON lines, in order (for `baton import`)."""
+
+    async def go(store: Store) -> int:
+        count = 0
+        out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
+        try:
+            async for line in export_lines(store):
+                out.write(line)
+                count += 1
+        finally:
+            if output:
+                out.close()
+            else:
+                out.flush()
+        return count
+
+    count = ctx.run(go)
+    ctx.err.print(f"exported {count} events", highlight=False)
+
+
+@main.command("import")
+@click.argument("source", default="-", type=click.Path(dir_okay=False, allow_dash=True))
+@pass_context
+def import_cmd(ctx: Context, source: str) -> None:
+    """Append an export (a file, or - for stdin) to the store, hashes intact.
+
+    The whole file is checked first (fields, hash chains, what the target already holds);
+    a bad file changes nothing. Running an import again after it was cut off finishes it.
+    """
+    if source == "-":
+        name, lines = "stdin", sys.stdin.buffer.read().splitlines()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"{source}: no such file (expected an export from `baton export`)")
+        name, lines = source, path.read_bytes().splitlines()
+    events = parse_lines(lines, name)
+    if not events:
+        raise InputError(f"{name}: no events to import (expected JSON lines from `baton export`)")
+    check_chains(events, name)  # before the store is opened: a bad file creates nothing
+
+    async def go(store: Store) -> Imported:
+        return await import_events(store, events, name)
+
+    done = ctx.run(go, create=True)
+    again = f" ({done.skipped} were already there)" if done.skipped else ""
+    ctx.err.print(
+        f"imported {done.events} events of {done.logs} logs ({done.items} items){again}",
+        highlight=False,
+    )

@@ -1,0 +1,158 @@
+"""Moving a whole history between stores (SQLite to Redis and back) with its hashes intact.
+
+An export is JSON lines: every event of every log in the store's global order, exactly as
+recorded (`Event.to_dict`). An import checks the whole file first (each line's fields,
+each log's hash chain, and that the target holds nothing that disagrees with it), then
+appends the events in the same order, recomputing each item's index row by folding its
+log. A target log that already holds the start of an imported log (an import that was cut
+off) is continued, so running an import again is safe; anything else changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+
+import orjson
+
+from . import events as ev
+from .errors import InputError, Problem
+from .events import Event, verify_chain
+from .feed import feed
+from .ledger import summarize
+from .state import ItemState
+from .store.base import Store
+
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "log": str,
+    "seq": int,
+    "kind": str,
+    "at": (int, float),
+    "data": dict,
+    "prev": str,
+    "hash": str,
+}
+
+
+async def export_lines(store: Store) -> AsyncIterator[bytes]:
+    """Every event of the store as one JSON line each, in global order."""
+    async for event in feed(store):
+        yield orjson.dumps(event.to_dict()) + b"\n"
+
+
+@dataclass(frozen=True)
+class Imported:
+    events: int  # appended now
+    skipped: int  # already in the target (a resumed import)
+    logs: int
+    items: int
+
+
+def parse_lines(lines: Iterable[bytes | str], source: str) -> list[Event]:
+    """The events of an export; every malformed line is a Problem naming its line and field."""
+    found: list[Event] = []
+    problems: list[Problem] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            problems.append(Problem(source, number, "", f"not JSON: {exc}"))
+            continue
+        if not isinstance(raw, dict):
+            problems.append(Problem(source, number, "", "expected a JSON object (one event)"))
+            continue
+        bad = [
+            Problem(source, number, name, f"expected {_type_name(kind)}, got {raw.get(name)!r:.60}")
+            for name, kind in _FIELDS.items()
+            if not isinstance(raw.get(name), kind) or isinstance(raw.get(name), bool)
+        ]
+        if bad:
+            problems.extend(bad)
+            continue
+        found.append(Event.from_dict(raw)._replace(position=0))
+    if problems:
+        raise InputError(problems[:50])
+    return found
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", dict: "an object", float: "a number"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return names[kinds[-1]]
+
+
+def check_chains(events: list[Event], source: str) -> dict[str, list[Event]]:
+    """The events by log, each log's hash chain checked whole (from its first event)."""
+    logs: dict[str, list[Event]] = {}
+    for event in events:
+        logs.setdefault(event.log, []).append(event)
+    problems = []
+    for log, chain in logs.items():
+        broken = verify_chain(chain)
+        if broken is not None:
+            problems.append(
+                Problem(source, None, f"log {log}", f"seq {broken.seq}: {broken.reason}")
+            )
+    if problems:
+        raise InputError(problems)
+    return logs
+
+
+async def import_events(store: Store, events: list[Event], source: str) -> Imported:
+    """Append an export's events to `store`, checked first; returns what was written."""
+    logs = check_chains(events, source)
+    problems = []
+    present: dict[str, int] = {}
+    for log, chain in logs.items():
+        existing = await store.load(log)
+        if not existing:
+            continue
+        if len(existing) > len(chain) or any(
+            a.hash != b.hash for a, b in zip(existing, chain, strict=False)
+        ):
+            problems.append(
+                Problem(
+                    source,
+                    None,
+                    f"log {log}",
+                    f"the target store already has a different history for it "
+                    f"({len(existing)} events): import into an empty store (or another prefix)",
+                )
+            )
+        present[log] = len(existing)
+    if problems:
+        raise InputError(problems)
+
+    states: dict[str, ItemState] = {}
+    written = skipped = 0
+    for log, run in _runs(events):
+        state = states.get(log)
+        if state is None:
+            state = states[log] = ItemState(log)
+        have = present.get(log, 0)
+        for event in run:
+            state.apply(event)
+        new = [e for e in run if e.seq > have]
+        skipped += len(run) - len(new)
+        if not new:
+            continue
+        is_item = logs[log][0].kind == ev.ITEM_SUBMITTED
+        row = summarize(state, run[-1].at) if is_item else None
+        await store.append(log, new[0].seq - 1, new, row)
+        written += len(new)
+    items = sum(1 for chain in logs.values() if chain[0].kind == ev.ITEM_SUBMITTED)
+    return Imported(written, skipped, len(logs), items)
+
+
+def _runs(events: list[Event]) -> Iterable[tuple[str, list[Event]]]:
+    """Consecutive events of one log, in order: one append each, global order kept."""
+    run: list[Event] = []
+    for event in events:
+        if run and event.log != run[0].log:
+            yield run[0].log, run
+            run = []
+        run.append(event)
+    if run:
+        yield run[0].log, run
