@@ -169,13 +169,34 @@ async def _recorded_playbook(store: Store, item_id: str, queue: str, ctx: Contex
 @main.command("worker")
 @click.argument("playbooks", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-c", "--concurrency", default=4, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--lease",
+    "lease_seconds",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(1, 3600),
+    help="Seconds an item stays this worker's without renewal: how soon another worker "
+    "takes over the items of one that died.",
+)
 @pass_context
-def worker_cmd(ctx: Context, playbooks: tuple[str, ...], concurrency: int) -> None:
-    """Work on the items of PLAYBOOKS as they arrive, until interrupted (Ctrl-C)."""
+def worker_cmd(
+    ctx: Context, playbooks: tuple[str, ...], concurrency: int, lease_seconds: float
+) -> None:
+    """Work on the items of PLAYBOOKS as they arrive, until interrupted (Ctrl-C).
+
+    Start as many as you like on one shared store (redis://...): each item is worked on by
+    one worker at a time, and a worker that dies leaves its items to the others.
+    """
     books = [load_playbook(p, state_dir=state_dir(ctx)) for p in playbooks]
 
     async def go(store: Store) -> None:
-        engine = Engine(store, books, concurrency=concurrency, state_dir=state_dir(ctx))
+        engine = Engine(
+            store,
+            books,
+            concurrency=concurrency,
+            lease_seconds=lease_seconds,
+            state_dir=state_dir(ctx),
+        )
         sub = engine.bus.subscribe()
 
         async def echo() -> None:
