@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 Baton = Callable[..., subprocess.CompletedProcess[str]]
+Spawn = Callable[..., subprocess.Popen[str]]
 
 
-def baton_env(cwd: Path) -> dict[str, str]:
+def baton_env(cwd: Path, store: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env["BATON_STORE"] = str(cwd / ".baton" / "baton.db")
+    env["BATON_STORE"] = store or str(cwd / ".baton" / "baton.db")
     env["BATON_USER"] = "tester"
     env["COLUMNS"] = "200"
     env.pop("BATON_LOG", None)
@@ -24,8 +25,21 @@ def baton_env(cwd: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def baton(tmp_path: Path) -> Baton:
-    """Run `python -m baton ARGS` in tmp_path; returns the completed process."""
+def baton_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store the `baton` fixtures use: SQLite in tmp_path, or (parametrized indirectly
+    with "redis") a prefix of its own on the test Redis."""
+    if getattr(request, "param", "sqlite") == "redis":
+        return str(request.getfixturevalue("redis_store_url"))
+    return str(tmp_path / ".baton" / "baton.db")
+
+
+ON_EVERY_STORE = pytest.mark.parametrize("baton_store", ["sqlite", "redis"], indirect=True)
+"""Runs a CLI test once on SQLite and once on Redis."""
+
+
+@pytest.fixture
+def baton(tmp_path: Path, baton_store: str) -> Baton:
+    """Run `python -m baton ARGS` in tmp_path on `baton_store`; returns the completed process."""
 
     def run(
         *args: str, check: bool = False, timeout: float = 120, input: str | None = None
@@ -33,7 +47,7 @@ def baton(tmp_path: Path) -> Baton:
         proc = subprocess.run(
             [sys.executable, "-m", "baton", *args],
             cwd=tmp_path,
-            env=baton_env(tmp_path),
+            env=baton_env(tmp_path, baton_store),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -48,12 +62,18 @@ def baton(tmp_path: Path) -> Baton:
     return run
 
 
-def spawn_baton(cwd: Path, *args: str) -> subprocess.Popen[str]:
+@pytest.fixture
+def spawn(tmp_path: Path, baton_store: str) -> Spawn:
+    """Start `baton ARGS` in the background in tmp_path on `baton_store`."""
+    return lambda *args: spawn_baton(tmp_path, *args, store=baton_store)
+
+
+def spawn_baton(cwd: Path, *args: str, store: str | None = None) -> subprocess.Popen[str]:
     """Start `baton ARGS` in the background (its own process group, so it can be killed whole)."""
     return subprocess.Popen(
         [sys.executable, "-m", "baton", *args],
         cwd=cwd,
-        env=baton_env(cwd),
+        env=baton_env(cwd, store),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Baton, spawn_baton
+from tests.conftest import ON_EVERY_STORE, Baton, Spawn
 
 CLEANER = """\
 def clean(task):
@@ -59,6 +59,7 @@ def write_project(folder: Path, playbook: str = PLAYBOOK) -> None:
     (folder / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
 
 
+@ON_EVERY_STORE
 def test_run_show_status_metrics_audit(tmp_path: Path, baton: Baton) -> None:
     write_project(tmp_path)
     run = baton("run", "playbook.yaml", "items.jsonl", "--no-live")
@@ -138,6 +139,7 @@ def test_invalid_items_are_rejected_before_anything_is_submitted(
     assert not (tmp_path / ".baton" / "baton.db").exists()
 
 
+@ON_EVERY_STORE
 def test_unknown_item_and_wrong_actions_are_clear_errors(tmp_path: Path, baton: Baton) -> None:
     write_project(tmp_path)
     baton("run", "playbook.yaml", "items.jsonl", "--no-live", check=True)
@@ -153,8 +155,9 @@ def test_unknown_item_and_wrong_actions_are_clear_errors(tmp_path: Path, baton: 
 HUMAN_GATE = PLAYBOOK  # risk above low goes to a person
 
 
+@ON_EVERY_STORE
 def test_human_gate_from_another_terminal_while_run_keeps_going(
-    tmp_path: Path, baton: Baton
+    tmp_path: Path, baton: Baton, spawn: Spawn
 ) -> None:
     write_project(tmp_path, HUMAN_GATE)
     items = [
@@ -162,7 +165,7 @@ def test_human_gate_from_another_terminal_while_run_keeps_going(
         {"id": "high", "objective": "clean", "risk": "high", "inputs": {"name": "edsger dijkstra"}},
     ]
     (tmp_path / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
-    running = spawn_baton(tmp_path, "run", "playbook.yaml", "items.jsonl", "--no-live")
+    running = spawn("run", "playbook.yaml", "items.jsonl", "--no-live")
     try:
         deadline = time.time() + 30
         inbox: list[dict[str, str]] = []
@@ -184,7 +187,10 @@ def test_human_gate_from_another_terminal_while_run_keeps_going(
     assert "review by auto (human:tester): approve: looks right" in shown
 
 
-def test_human_agent_work_is_delivered_with_submit_result(tmp_path: Path, baton: Baton) -> None:
+@ON_EVERY_STORE
+def test_human_agent_work_is_delivered_with_submit_result(
+    tmp_path: Path, baton: Baton, spawn: Spawn
+) -> None:
     (tmp_path / "playbook.yaml").write_text(
         textwrap.dedent(
             """\
@@ -201,7 +207,7 @@ def test_human_agent_work_is_delivered_with_submit_result(tmp_path: Path, baton:
     )
     submitted = baton("submit", "playbook.yaml", "--item", "answer the question", check=True)
     item = submitted.stdout.split()[0]
-    resumed = spawn_baton(tmp_path, "resume", "--no-live")
+    resumed = spawn("resume", "--no-live")
     try:
         deadline = time.time() + 30
         while time.time() < deadline and "work" not in baton("inbox").stdout:
@@ -218,8 +224,9 @@ def test_human_agent_work_is_delivered_with_submit_result(tmp_path: Path, baton:
     assert "ACCEPTED (attempt 1 by me)" in baton("show", item, check=True).stdout
 
 
+@ON_EVERY_STORE
 def test_pausing_an_agent_stops_delegation_on_a_running_engine(
-    tmp_path: Path, baton: Baton
+    tmp_path: Path, baton: Baton, spawn: Spawn
 ) -> None:
     (tmp_path / "slow.py").write_text(
         "import time\ndef work(task):\n    time.sleep(0.3)\n    return 'ok'\n"
@@ -231,7 +238,7 @@ def test_pausing_an_agent_stops_delegation_on_a_running_engine(
     (tmp_path / "items.jsonl").write_text(
         "".join(json.dumps({"id": f"i{n}", "objective": "x"}) + "\n" for n in range(8))
     )
-    running = spawn_baton(tmp_path, "run", "playbook.yaml", "items.jsonl", "-c", "1", "--no-live")
+    running = spawn("run", "playbook.yaml", "items.jsonl", "-c", "1", "--no-live")
     try:
         time.sleep(1.0)
         baton("agents", "pause", "slow", "-m", "maintenance", check=True)
@@ -264,11 +271,14 @@ def test_pausing_an_agent_stops_delegation_on_a_running_engine(
     assert paused_at < 8
 
 
-def test_events_follow_shows_other_processes_events_live(tmp_path: Path, baton: Baton) -> None:
+@ON_EVERY_STORE
+def test_events_follow_shows_other_processes_events_live(
+    tmp_path: Path, baton: Baton, spawn: Spawn
+) -> None:
     import threading
 
     write_project(tmp_path)
-    follower = spawn_baton(tmp_path, "events", "--follow")
+    follower = spawn("events", "--follow")
     lines: list[str] = []
     assert follower.stdout is not None
     reader = threading.Thread(
@@ -314,6 +324,7 @@ budget:
 """
 
 
+@ON_EVERY_STORE
 def test_escalation_is_owned_by_a_person_then_reopened_rejected_or_cancelled(
     tmp_path: Path, baton: Baton
 ) -> None:
