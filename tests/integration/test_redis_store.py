@@ -95,7 +95,9 @@ async def test_a_restarted_server_loses_nothing_acknowledged(tmp_path: Path) -> 
     server: RedisServer = start_redis_server(tmp_path / "redis")
     store = RedisStore(server.url, reconnect=None)
     try:
-        await store.append("a", 0, chain("a", 0, "", 1.0, [("item.submitted", {})]), summary("a", 1))
+        await store.append(
+            "a", 0, chain("a", 0, "", 1.0, [("item.submitted", {})]), summary("a", 1)
+        )
         assert await store.claim("w", limit=1, lease_seconds=30) == ["a"]
         server.kill()
 
