@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from baton import Engine, MemoryStore
+from baton import Engine, ItemSpec, MemoryStore
 from baton.events import Event, chain
 from baton.store import ItemSummary, Store, open_store
 from baton.store.redis_store import RedisStore, parse_url
@@ -403,6 +403,75 @@ async def fleet(
         await store.close()
 
 
+# --- part 3: how soon an idle worker picks up submitted work --------------------------------
+async def idle_worker(url: str) -> None:
+    """A worker process with the default poll interval, running until its stdin closes."""
+    store = open_store(url, reconnect=5.0)
+    engine = Engine(store, noop.playbook(4), concurrency=4)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.readline() or stop.set())
+    running = asyncio.create_task(engine.run(None, stop=stop))
+    await asyncio.sleep(0.5)  # claiming and watching before it says so
+    print("ready", flush=True)
+    await running
+    await store.close()
+
+
+async def pickup(url: str, samples: int) -> dict[str, Any]:
+    """Submit items one at a time while a worker process idles; submit -> scoped latency."""
+    store = open_store(url, reconnect=5.0)
+    command = [sys.executable, __file__, "--idle-worker", url]
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    waits: list[float] = []
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the idle worker stopped before it was ready (see its stderr)")
+        book = noop.playbook(4)
+        submitter = Engine(store, book)
+        for n in range(samples):
+            spec = ItemSpec(id=f"pickup-{n}", objective="noop", inputs={"refine": False})
+            await submitter.submit(book, [spec])
+            while True:  # the worker's first step records when it saw the item
+                events = await store.load(spec.id or "")
+                if len(events) > 1:
+                    break
+                await asyncio.sleep(0.0005)
+            waits.append((events[1].at - events[0].at) * 1000)
+            await asyncio.sleep(0.02)  # idle again
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        proc.wait(timeout=30)
+        if isinstance(store, RedisStore):
+            await store.drop()
+        await store.close()
+    waits.sort()
+    return {
+        "samples": samples,
+        "p50_ms": waits[len(waits) // 2],
+        "p99_ms": waits[min(len(waits) - 1, int(len(waits) * 0.99))],
+        "max_ms": waits[-1],
+    }
+
+
+def print_pickup(pickups: dict[str, dict[str, Any]]) -> None:
+    print()
+    print("an idle worker (another process) picks up a submitted item: submit -> its first step")
+    print(f"{'store':<10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}  woken by")
+    how = {
+        "sqlite": "PRAGMA data_version, looked at every 50 ms",
+        "redis": "pub/sub",
+    }
+    for backend, fig in pickups.items():
+        print(
+            f"{backend:<10}{fig['p50_ms']:>10.2f}{fig['p99_ms']:>10.2f}{fig['max_ms']:>10.2f}  "
+            f"{how.get(backend, '')}"
+        )
+    print("(without wake-ups a worker would find new work at its next poll: 250 ms at most)")
+
+
 # --- the report -----------------------------------------------------------------------------
 def target_of(backend: str, op: str) -> float | None:
     """The p99 target in ms for an operation on a backend, if it has one."""
@@ -502,9 +571,14 @@ def main() -> None:
         "--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"), help="Redis URL"
     )
     parser.add_argument("--skip-redis", action="store_true", help="memory and SQLite only")
+    parser.add_argument("--pickups", type=int, default=50, help="items submitted one by one")
     parser.add_argument("--worker", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--idle-worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=600.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.idle_worker:
+        asyncio.run(idle_worker(args.idle_worker))
+        return
     if args.worker:
         asyncio.run(
             worker(args.worker, args.items, args.concurrency, args.poll_interval, args.timeout)
@@ -547,8 +621,18 @@ def main() -> None:
                 )
             )
 
+    pickups: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        pickup_urls = {"sqlite": str(Path(tmp) / "pickup.db")}
+        if not skipped:
+            pickup_urls["redis"] = with_prefix(args.redis, f"bench-store-{uuid.uuid4().hex[:12]}:")
+        for backend, url in pickup_urls.items():
+            print(f"measuring pick-up on {backend}...", file=sys.stderr, flush=True)
+            pickups[backend] = asyncio.run(pickup(url, args.pickups))
+
     passed = print_latencies(latency, args)
     fleet_ok = print_fleet(baseline, runs, args)
+    print_pickup(pickups)
     if skipped:
         print(f"Redis: skipped ({skipped})")
     figures = {
@@ -562,6 +646,7 @@ def main() -> None:
         "latency": latency,
         "baseline_memory": baseline,
         "redis_workers": runs,
+        "pickup": pickups,
         "targets": TARGETS,
         "passed": {**passed, "redis_2_workers": fleet_ok},
     }

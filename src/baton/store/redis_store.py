@@ -326,10 +326,14 @@ class RedisStore:
             ids = list(await self._run("query", lambda pipe: pipe.zrange(f"{p}created", 0, -1)))
         if not ids:
             return []
-        rows = await self._run("query", lambda pipe: pipe.hmget(f"{p}items", ids))
+        # the index rows and their leases in one round trip (one pipeline)
+        rows, leases = await asyncio.gather(
+            self._run("query", lambda pipe: pipe.hmget(f"{p}items", ids)),
+            self._run("query", lambda pipe: pipe.hmget(f"{p}leases", ids)),
+        )
         wanted = set(statuses) if statuses is not None else None
         found = []
-        for raw in rows:
+        for raw, lease in zip(rows, leases, strict=True):
             if raw is None:
                 continue
             s = _summary(raw)
@@ -339,15 +343,9 @@ class RedisStore:
                 continue
             if waiting is not None and (s.waiting is not None) != waiting:
                 continue
-            found.append(s)
+            found.append(_leased(s, lease))
         found.sort(key=lambda s: (s.created_at, s.item_id))
-        found = found[offset : None if limit is None else offset + limit]
-        if not found:
-            return []
-        leases = await self._run(
-            "query", lambda pipe: pipe.hmget(f"{p}leases", [s.item_id for s in found])
-        )
-        return [_leased(s, lease) for s, lease in zip(found, leases, strict=True)]
+        return found[offset : None if limit is None else offset + limit]
 
     async def counts(self, queue: str | None = None) -> dict[str, int]:
         if queue is not None:
