@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
+
 from .types import Gate
 
 OnReject = Literal["fail", "refine", "escalate"]
@@ -71,6 +73,18 @@ class Plan:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Plan:
+        """The plan a recorded dict describes; equal dicts share one (immutable) Plan, since
+        every item of a playbook usually has the same plan and folding parses it each time."""
+        key = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+        plan = _PARSED.get(key)
+        if plan is None:
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            plan = _PARSED[key] = cls._parse(raw)
+        return plan
+
+    @classmethod
+    def _parse(cls, raw: dict[str, Any]) -> Plan:
         return cls(
             cascade=tuple(raw["cascade"]),
             order=tuple(Gate(g) for g in raw["order"]),
@@ -81,3 +95,7 @@ class Plan:
             on_exhausted=raw["on_exhausted"],
             review_retries=raw["review_retries"],
         )
+
+
+_PARSED: dict[bytes, Plan] = {}
+_PARSED_MAX = 1024
