@@ -18,14 +18,24 @@ from baton.store import ItemSummary, SQLiteStore, Store, open_store
 BACKENDS = ["memory", "sqlite", "redis"]
 
 
+def url_of(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "memory":
+        return "memory://"
+    if backend == "sqlite":
+        return str(tmp_path / "s.db")
+    return str(request.getfixturevalue("redis_store_url"))
+
+
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh store of each backend, as a URL (two opens of one URL share the store)."""
-    if request.param == "memory":
-        return "memory://"
-    if request.param == "sqlite":
-        return str(tmp_path / "s.db")
-    return request.getfixturevalue("redis_store_url")
+    """A fresh store of each backend, as a URL."""
+    return url_of(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store of each backend that several handles (and processes) share."""
+    return url_of(request.param, request, tmp_path)
 
 
 @pytest.fixture
@@ -244,10 +254,8 @@ async def test_watchers_hear_of_appends_and_of_claimable_work(store: Store) -> N
     stop_work()
 
 
-async def test_a_second_handle_on_a_shared_store_sees_and_wakes(store_url: str) -> None:
-    if store_url.startswith("memory:"):
-        pytest.skip("the memory store lives in one handle")
-    one, two = open_store(store_url), open_store(store_url)
+async def test_a_second_handle_on_a_shared_store_sees_and_wakes(shared_url: str) -> None:
+    one, two = open_store(shared_url), open_store(shared_url)
     try:
         fed = asyncio.Event()
         stop = one.watch("feed", fed.set)
