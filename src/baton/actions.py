@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from . import events as ev
+from . import worktree
 from .errors import InvalidAction
 from .events import Event, chain
 from .ledger import commit, load_state, retrying
@@ -161,6 +163,51 @@ async def cancel(store: Store, item_id: str, by: str, reason: str = "") -> str:
         return f"{item_id} cancelled"
 
     return await retrying(act)
+
+
+async def apply_change(
+    store: Store,
+    item_id: str,
+    by: str,
+    *,
+    branch: str | None = None,
+    patch: Path | None = None,
+    repo: Path | None = None,
+) -> str:
+    """Put an accepted item's change onto a new branch, into a patch file, or (neither
+    given) onto the working tree of its repository; checked first, all or nothing."""
+    state = await load_state(store, item_id)
+    if state.outcome is not Outcome.ACCEPTED or state.accepted_attempt is None:
+        status = state.outcome.value if state.outcome else "not finished"
+        raise InvalidAction(f"item {item_id} is {status}: only an accepted change is applied")
+    n = state.accepted_attempt
+    change = (state.attempt(n).output or {}).get("change")
+    if change is None:
+        raise InvalidAction(f"item {item_id} did no code work: its output has no change to apply")
+    code = state.plan.code if state.plan else None
+    where = repo or (Path(code.repo) if code else None)
+    if patch is not None:
+        if patch.exists():
+            raise InvalidAction(f"{patch} exists already: name a new file for the patch")
+        patch.write_text(change["diff"], encoding="utf-8")
+        how, target, message = "patch", str(patch), f"patch written to {patch}"
+    elif where is None or not where.is_dir():
+        raise InvalidAction(f"no repository to apply to ({where}): give --repo PATH")
+    elif branch is not None:
+        how, target = "branch", branch
+        message = await worktree.apply_to_branch(where, change, branch)
+    else:
+        how, target = "checkout", str(where)
+        message = await worktree.apply_to_checkout(where, change)
+    data = {"attempt": n, "how": how, "target": target, "message": message, "by": f"human:{by}"}
+
+    async def record() -> None:
+        await commit(
+            store, await load_state(store, item_id), [(ev.CHANGE_APPLIED, data)], time.time()
+        )
+
+    await retrying(record)
+    return message
 
 
 async def fleet_paused(store: Store) -> dict[str, dict[str, Any]]:

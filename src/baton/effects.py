@@ -14,11 +14,24 @@ from pathlib import Path
 from typing import Any
 
 from . import events as ev
+from . import worktree
 from ._util import clip
 from .agents.base import Agent
 from .errors import AgentError, ReviewError
+from .git import GitError
 from .ledger import Entry
-from .loop import Accept, Delegate, Finish, Refine, Review, Step, Verify, build_feedback
+from .loop import (
+    Accept,
+    Apply,
+    Delegate,
+    Finish,
+    Refine,
+    Review,
+    Step,
+    Verify,
+    build_feedback,
+)
+from .plan import CodePlan, Plan
 from .playbook import Playbook
 from .records import (
     AgentResult,
@@ -35,7 +48,7 @@ from .types import Outcome
 EVIDENCE_LIMIT = 20_000
 
 
-def scope(book: Playbook, state: ItemState) -> list[Entry]:
+async def scope(book: Playbook, state: ItemState) -> list[Entry]:
     """The plan for an item (or its failure, if the playbook no longer fits it)."""
     # the spec was validated when submitted; what can have changed since is the playbook
     spec = state.spec
@@ -46,6 +59,16 @@ def scope(book: Playbook, state: ItemState) -> list[Entry]:
     ] + [
         f"unknown agent {n!r} in cascade" for n in spec.get("cascade") or () if n not in book.agents
     ]
+    code = None
+    if book.workspace is not None and book.workspace.repo:
+        own = spec.get("workspace") or {}
+        repo, base = own.get("repo") or book.workspace.repo, own.get("base") or book.workspace.base
+        try:  # the base is pinned to a commit now: every attempt starts from the same code
+            commit = await asyncio.to_thread(worktree.resolve_base, Path(repo), base)
+        except worktree.BaseProblem as exc:
+            problems.append(f"workspace.{exc.field}: {exc}")
+        else:
+            code = book.workspace.code_plan(repo, base, commit)
     if problems:
         reason = f"invalid against playbook {book.name}: {'; '.join(problems)}"
         return [(ev.ITEM_FAILED, {"reason": reason})]
@@ -55,6 +78,7 @@ def scope(book: Playbook, state: ItemState) -> list[Entry]:
         acceptance=spec.get("acceptance"),
         cascade=spec.get("cascade"),
         budget={k: v for k, v in (spec.get("budget") or {}).items() if v is not None},
+        code=code,
     )
     return [(ev.ITEM_SCOPED, {"plan": plan.to_dict()})]
 
@@ -91,13 +115,18 @@ async def build_task(
         budget=left,
         risk=state.spec.get("risk", "low"),
         tags=tuple(state.spec.get("tags", ())),
-        workdir=await workdir(book, state_dir, state.item_id, step.attempt),
+        workdir=await workdir(book, plan, state_dir, state.item_id, step.attempt),
     )
 
 
-async def workdir(book: Playbook, state_dir: Path, item_id: str, attempt: int) -> Path | None:
-    """A fresh working folder for the attempt, seeded from the playbook's workspace."""
-    if book.workspace is None:
+async def workdir(
+    book: Playbook, plan: Plan, state_dir: Path, item_id: str, attempt: int
+) -> Path | None:
+    """A fresh working folder for the attempt: a git worktree at the item's base commit, or
+    a copy of the playbook's folder."""
+    if plan.code is not None:
+        return await worktree.prepare(plan.code, state_dir, item_id, attempt)
+    if book.workspace is None or not book.workspace.copy_from:
         return None
     folder = (state_dir / "work" / item_id / str(attempt)).resolve()
     if book.workspace.copy_from:
@@ -109,8 +138,34 @@ async def workdir(book: Playbook, state_dir: Path, item_id: str, attempt: int) -
     return folder
 
 
-async def attempt(agent: Agent, task: Task) -> list[Entry]:
-    """Run the agent on the task; its result, failure or request for a person as events."""
+async def attempt(agent: Agent, task: Task, code: CodePlan | None = None) -> list[Entry]:
+    """Run the agent on the task; its result, failure or request for a person as events.
+
+    With code work, the attempt's output carries its change (the diff against the base,
+    whether or not the agent committed), and a change that breaks a limit fails it."""
+    entries = await _run_agent(agent, task)
+    kind, data = entries[0]
+    if code is None or task.workdir is None or kind != ev.ATTEMPT_FINISHED:
+        return entries
+    try:
+        change = await worktree.collect(code, task.workdir, task.item_id, task.attempt)
+    except worktree.ChangeRefused as exc:
+        error = f"change refused: {exc}"
+        failed = {
+            "attempt": task.attempt,
+            "error": error,
+            "usage": data["usage"],
+            "change": exc.change,
+        }
+        return [(ev.ATTEMPT_FAILED, failed)]
+    except GitError as exc:
+        failed = {"attempt": task.attempt, "error": f"could not read the change: {exc}"}
+        return [(ev.ATTEMPT_FAILED, {**failed, "usage": data["usage"]})]
+    data["output"]["change"] = change
+    return entries
+
+
+async def _run_agent(agent: Agent, task: Task) -> list[Entry]:
     n = task.attempt
     started = time.perf_counter()
     try:
@@ -159,6 +214,7 @@ def attempt_view(state: ItemState, n: int) -> AttemptView:
     a = state.attempt(n)
     output = a.output or {}
     workdir = a.task.get("workdir")
+    change = output.get("change")
     return AttemptView(
         item_id=state.item_id,
         attempt=n,
@@ -172,6 +228,7 @@ def attempt_view(state: ItemState, n: int) -> AttemptView:
         checks=tuple(a.checks.values()),
         reviews=tuple(a.reviews.values()),
         workdir=Path(workdir) if workdir else None,
+        change=change,
     )
 
 
@@ -250,6 +307,44 @@ async def check(book: Playbook, view: AttemptView, name: str) -> dict[str, Any]:
     if result.usage is not None:
         check["usage"] = result.usage.to_dict()
     return check
+
+
+async def apply_change(state: ItemState, step: Apply) -> list[Entry]:
+    """The playbook's on_accept: the accepted change onto a branch or the repo's checkout."""
+    code = state.plan.code if state.plan else None
+    change = (state.attempt(step.attempt).output or {}).get("change") if step.attempt else None
+    data: dict[str, Any] = {"attempt": step.attempt, "by": "playbook", "on_accept": True}
+    if code is None or change is None:
+        error = "the accepted attempt recorded no change"
+        return [(ev.CHANGE_APPLY_FAILED, {**data, "how": step.how, "error": error})]
+    repo = Path(code.repo)
+    try:
+        if step.how == "branch":
+            target = worktree.accepted_branch(state.item_id)
+            message = await worktree.apply_to_branch(repo, change, target)
+            how = "branch"
+        else:
+            target, how = str(repo), "checkout"
+            message = await worktree.apply_to_checkout(repo, change)
+    except GitError as exc:
+        return [(ev.CHANGE_APPLY_FAILED, {**data, "how": step.how, "error": str(exc)})]
+    return [(ev.CHANGE_APPLIED, {**data, "how": how, "target": target, "message": message})]
+
+
+async def tidy(state: ItemState) -> None:
+    """Remove the worktrees of closed attempts (every attempt once the item has an outcome);
+    the accepted attempt keeps its branch, and `workspace.keep` keeps everything."""
+    code = state.plan.code if state.plan else None
+    if code is None or code.keep:
+        return
+    final = state.outcome is not None
+    for a in state.attempts:
+        path = a.task.get("workdir")
+        if not path or not (a.closed or final) or not Path(path).exists():
+            continue
+        keep_branch = state.outcome is Outcome.ACCEPTED and a.n == state.accepted_attempt
+        branch = worktree.branch_name(state.item_id, a.n)
+        await worktree.remove(code, Path(path), branch, keep_branch=keep_branch)
 
 
 def pure(state: ItemState, step: Step) -> list[Entry] | None:

@@ -24,9 +24,11 @@ from . import events as ev
 from ._gc import fewer_collections
 from .bus import Bus
 from .errors import ItemsError, VersionConflict
+from .git import GitError
 from .items import ItemSpec
 from .ledger import Entry, commit
 from .loop import (
+    Apply,
     Delegate,
     Recover,
     Review,
@@ -236,6 +238,7 @@ class Engine:
             if step is None:
                 step = decide(state, self.clock())
             if not runnable(step):
+                await self._tidy(state)
                 await self.store.release(self.owner, [item_id])
                 return state
             step = await self._perform(book, state, step)
@@ -250,7 +253,9 @@ class Engine:
             case Review():
                 entries = await effects.review(book, state, step)
             case Scope():
-                entries = effects.scope(book, state)
+                entries = await effects.scope(book, state)
+            case Apply():
+                entries = await effects.apply_change(state, step)
             case Recover(attempt=n):
                 # only a fresh decision may find an attempt lost, so this is never chained
                 reason = "the process running this attempt stopped before it finished"
@@ -286,13 +291,16 @@ class Engine:
         async with semaphore:
             if waited and decide(state, self.clock()) != step:
                 return None  # the budget ran out while waiting: decide again
+            await self._tidy(state)  # the worktrees of the attempts before this one
             task = await effects.build_task(book, state, step, self.clock(), self.state_dir)
             started = {"attempt": step.attempt, "agent": step.agent, "task": task.record()}
             try:
                 await self._commit(state, [(ev.ATTEMPT_STARTED, started)])
             except VersionConflict:
                 return None
-            entries = await effects.attempt(slot.agent, task)
+            entries = await effects.attempt(
+                slot.agent, task, state.plan.code if state.plan else None
+            )
         while True:  # the result is recorded even if a person acted on the item meanwhile
             try:
                 return await self._commit(state, entries)
@@ -301,6 +309,14 @@ class Engine:
                     len(state.attempts) >= step.attempt and state.attempt(step.attempt).in_flight
                 ):
                     return None
+
+    async def _tidy(self, state: ItemState) -> None:
+        if state.plan is None or state.plan.code is None:
+            return
+        try:
+            await effects.tidy(state)
+        except (GitError, OSError) as exc:  # scratch space: never worth stopping the work
+            log.warning("could not remove worktrees of %s: %s", state.item_id, exc)
 
     # --- fleet and leases -------------------------------------------------------------
     async def _poll_fleet(self) -> None:

@@ -32,6 +32,9 @@ REVIEW_FAILED = "review.failed"  # attempt, reviewer, error
 CHECK_RECORDED = "check.recorded"  # attempt, verifier, passed, score, evidence, seconds
 FEEDBACK_CREATED = "feedback.created"  # attempt, feedback: what the next attempt gets
 HUMAN_REQUESTED = "human.requested"  # wait (work | review | escalation), attempt, reviewer
+# --- code work ------------------------------------------------------------------------
+CHANGE_APPLIED = "change.applied"  # attempt, how (branch | checkout | patch), target, by
+CHANGE_APPLY_FAILED = "change.apply_failed"  # attempt, how, error, by
 # --- fleet ----------------------------------------------------------------------------
 AGENT_PAUSED = "agent.paused"  # agent, by, reason
 AGENT_RESUMED = "agent.resumed"  # agent, by

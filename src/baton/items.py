@@ -19,6 +19,7 @@ from ._source import Located, parse_yaml, validate
 from .errors import InputError, ItemsError, NotFound, Problem
 from .playbook import Playbook
 from .types import Risk
+from .worktree import BaseProblem, resolve_base
 
 
 class BudgetOverride(BaseModel):
@@ -27,6 +28,14 @@ class BudgetOverride(BaseModel):
     wall_seconds: float | None = Field(None, gt=0)
     tokens: int | None = Field(None, ge=1)
     cost: float | None = Field(None, gt=0)
+
+
+class ItemWorkspace(BaseModel):
+    """An item's own repository or base, for a playbook that does code work."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    repo: str | None = Field(None, description="a git repository (relative to the items file)")
+    base: str | None = Field(None, min_length=1, description="the ref to start from")
 
 
 class ItemSpec(BaseModel):
@@ -41,6 +50,7 @@ class ItemSpec(BaseModel):
     budget: BudgetOverride | None = None
     acceptance: list[str] | None = Field(None, description="verifier names that must pass")
     cascade: list[str] | None = Field(None, description="agent names, in order, for this item")
+    workspace: ItemWorkspace | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -94,10 +104,33 @@ def parse_items(text: str, file: str, book: Playbook, *, jsonl: bool = False) ->
         problems.extend(found)
         if spec is not None:
             problems.extend(check_against(spec, book, src, path))
+            if spec.workspace is not None:
+                spec = _resolved_workspace(spec, book, src, path, problems)
             specs.append(spec)
     if problems:
         raise ItemsError(problems)
     return with_ids(specs, book.name)
+
+
+def _resolved_workspace(
+    spec: ItemSpec, book: Playbook, src: Located, path: tuple[Any, ...], problems: list[Problem]
+) -> ItemSpec:
+    """The item's repository made absolute (relative to its file) and checked with its base."""
+    assert spec.workspace is not None
+    ws = book.workspace
+    if ws is None or not ws.repo:
+        message = f"playbook {book.name} does no code work (it has no workspace.repo)"
+        problems.append(src.problem((*path, "workspace"), message))
+        return spec
+    folder = Path(src.file).parent if Path(src.file).is_file() else Path.cwd()
+    repo = (folder / spec.workspace.repo).resolve() if spec.workspace.repo else Path(ws.repo)
+    base = spec.workspace.base or ws.base
+    try:
+        resolve_base(repo, base)
+    except BaseProblem as exc:
+        problems.append(src.problem((*path, "workspace", exc.field), str(exc)))
+        return spec
+    return spec.model_copy(update={"workspace": ItemWorkspace(repo=str(repo), base=base)})
 
 
 def _jsonl(text: str, file: str) -> list[tuple[Located, tuple[Any, ...]]]:

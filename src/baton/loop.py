@@ -57,6 +57,14 @@ class Accept:
 
 
 @dataclass(frozen=True, slots=True)
+class Apply:
+    """Put an accepted change where the playbook says (a branch, or the repo's checkout)."""
+
+    attempt: int
+    how: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     """End the item without acceptance: escalate to a person, or fail."""
 
@@ -76,12 +84,20 @@ class Done:
     outcome: Outcome
 
 
-Step = Scope | Delegate | Recover | Review | Verify | Refine | Accept | Finish | Wait | Done
+Step = Scope | Delegate | Recover | Review | Verify | Refine | Accept | Apply | Finish | Wait | Done
 
 
 def decide(state: ItemState, now: float) -> Step:
     """The next step for an item."""
     if state.outcome is not None and state.outcome is not Outcome.ESCALATED:
+        code = state.plan.code if state.plan else None
+        if (
+            state.outcome is Outcome.ACCEPTED
+            and code is not None
+            and code.on_accept != "none"
+            and not any(a.get("on_accept") for a in state.applied)  # done (or tried) once
+        ):
+            return Apply(state.accepted_attempt or 0, code.on_accept)
         return Done(state.outcome)
     if state.waiting is not None:
         return Wait(HumanWait(state.waiting["wait"]))

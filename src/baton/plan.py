@@ -41,6 +41,38 @@ class VerifierPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class CodePlan:
+    """An item's code work as recorded when it is scoped: the base is a commit, not a name."""
+
+    repo: str
+    base: str  # the ref the user named
+    commit: str  # what it pointed to when the item was scoped
+    paths: tuple[str, ...] = ()
+    max_diff_lines: int = 5000
+    max_diff_bytes: int = 1_000_000
+    allow_empty: bool = False
+    keep: bool = False
+    on_accept: str = "none"  # none | branch | apply
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "base": self.base,
+            "commit": self.commit,
+            "paths": list(self.paths),
+            "max_diff_lines": self.max_diff_lines,
+            "max_diff_bytes": self.max_diff_bytes,
+            "allow_empty": self.allow_empty,
+            "keep": self.keep,
+            "on_accept": self.on_accept,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> CodePlan:
+        return cls(**{**raw, "paths": tuple(raw.get("paths", ()))})
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """What governs one item: gates and their order, reviewers, verifiers, cascade, budget."""
 
@@ -52,10 +84,13 @@ class Plan:
     on_reject: OnReject = "fail"
     on_exhausted: OnExhausted = "escalate"
     review_retries: int = 1
+    code: CodePlan | None = None  # code work: a repository, its base commit, the limits
 
     def to_dict(self) -> dict[str, Any]:
         b = self.budget
+        code = {} if self.code is None else {"code": self.code.to_dict()}
         return {
+            **code,
             "cascade": list(self.cascade),
             "order": [g.value for g in self.order],
             "reviewers": [{"name": r.name, "kind": r.kind} for r in self.reviewers],
@@ -94,6 +129,7 @@ class Plan:
             on_reject=raw["on_reject"],
             on_exhausted=raw["on_exhausted"],
             review_retries=raw["review_retries"],
+            code=CodePlan.from_dict(raw["code"]) if raw.get("code") else None,
         )
 
 

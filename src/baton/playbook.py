@@ -10,17 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from . import plugins
 from ._source import Located, parse_yaml, validate
 from .agents.base import Agent
 from .errors import InputError, NotFound, PlaybookError, Problem
-from .plan import Budget, Plan, ReviewerPlan, VerifierPlan
+from .plan import Budget, CodePlan, Plan, ReviewerPlan, VerifierPlan
 from .plugins import AgentConfig, BuildContext, ReviewerConfig, VerifierConfig, When
 from .review.base import Reviewer
 from .types import Gate
 from .verify.base import Verifier
+from .worktree import BaseProblem, resolve_base
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -52,8 +53,45 @@ class PolicyModel(BaseModel):
 
 
 class WorkspaceModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Where an attempt works: a copy of a folder, or a git worktree of a repository."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     copy_from: str | None = Field(None, alias="copy", description="folder copied into each")
+    repo: str | None = Field(None, description="a git repository: each attempt in a worktree")
+    base: str = Field("HEAD", min_length=1, description="the ref the work starts from")
+    paths: list[str] = Field(default_factory=list, description="globs a change may touch")
+    max_diff_lines: int = Field(5000, ge=1, description="lines added + removed, at most")
+    max_diff_bytes: int = Field(1_000_000, ge=1)
+    allow_empty: bool = Field(False, description="an attempt that changes nothing may pass")
+    keep: bool = Field(False, description="keep finished attempts' worktrees (debugging)")
+    on_accept: Literal["none", "branch", "apply"] = Field(
+        "none", description="branch: baton/accepted/ITEM; apply: onto the repo's checkout"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> WorkspaceModel:
+        if self.copy_from and self.repo:
+            raise ValueError("name either copy (a folder) or repo (a git repository), not both")
+        code_fields = {"paths", "max_diff_lines", "max_diff_bytes", "allow_empty", "keep"}
+        code_fields |= {"on_accept", "base"}
+        if not self.repo and self.model_fields_set & code_fields:
+            fields = ", ".join(sorted(self.model_fields_set & code_fields))
+            raise ValueError(f"{fields} need repo (a git repository)")
+        return self
+
+    def code_plan(self, repo: str, base: str, commit: str) -> CodePlan:
+        """The recorded code work for one item (its repo and base may be the item's own)."""
+        return CodePlan(
+            repo=repo,
+            base=base,
+            commit=commit,
+            paths=tuple(self.paths),
+            max_diff_lines=self.max_diff_lines,
+            max_diff_bytes=self.max_diff_bytes,
+            allow_empty=self.allow_empty,
+            keep=self.keep,
+            on_accept=self.on_accept,
+        )
 
 
 class PlaybookModel(BaseModel):
@@ -193,6 +231,7 @@ class Playbook:
         acceptance: list[str] | None = None,
         cascade: list[str] | None = None,
         budget: Mapping[str, Any] | None = None,
+        code: CodePlan | None = None,
     ) -> Plan:
         """Resolve this playbook for one item: which reviewers apply, which checks, what budget."""
         reviewers = tuple(
@@ -212,6 +251,7 @@ class Playbook:
             on_reject=self.policy.on_reject,
             on_exhausted=self.policy.on_exhausted,
             review_retries=self.policy.review_retries,
+            code=code,
         )
 
     def acceptance(self, names: list[str] | None = None) -> tuple[dict[str, Any], ...]:
@@ -284,10 +324,18 @@ def from_document(src: Located, base_dir: Path, state_dir: Path) -> Playbook:
         if len(model.agents) > 1:
             problems.append(src.problem(("agents",), "several agents: name their order in cascade"))
         cascade = list(model.agents)[:1]
-    if model.workspace and model.workspace.copy_from:
-        folder = ctx.path(model.workspace.copy_from)
+    workspace = model.workspace
+    if workspace and workspace.copy_from:
+        folder = ctx.path(workspace.copy_from)
         if not folder.is_dir():
             problems.append(src.problem(("workspace", "copy"), f"no such folder: {folder}"))
+    if workspace and workspace.repo:
+        repo = ctx.path(workspace.repo).resolve()
+        try:
+            resolve_base(repo, workspace.base)
+        except BaseProblem as exc:
+            problems.append(src.problem(("workspace", exc.field), str(exc)))
+        workspace = workspace.model_copy(update={"repo": str(repo)})
     book = Playbook(
         name=model.name,
         agents=agents,
@@ -296,7 +344,7 @@ def from_document(src: Located, base_dir: Path, state_dir: Path) -> Playbook:
         verifiers=verifiers,
         policy=model.policy,
         budget=model.budget,
-        workspace=model.workspace,
+        workspace=workspace,
         description=model.description,
     )
     found = book.check(src, declared=model.agents)

@@ -138,6 +138,7 @@ class AttemptView:
     checks: tuple[dict[str, Any], ...] = ()
     reviews: tuple[dict[str, Any], ...] = ()
     workdir: Path | None = None
+    change: dict[str, Any] | None = None  # code work: diff, files, base, commit, branch
 
     def json_value(self) -> Any:
         """The output as JSON: the structured data if any, else the text (or its ```json

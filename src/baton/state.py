@@ -62,6 +62,7 @@ class ItemState:
     finished_at: float | None = None
     accepted_attempt: int | None = None
     reopen_comments: list[str] = field(default_factory=list)
+    applied: list[dict[str, Any]] = field(default_factory=list)  # what became of the change
 
     @property
     def current(self) -> AttemptState | None:
@@ -201,6 +202,10 @@ def _cancelled(s: ItemState, e: Event) -> None:
     s.waiting = None
 
 
+def _change_applied(s: ItemState, e: Event) -> None:
+    s.applied.append(dict(e.data, ok=e.kind == ev.CHANGE_APPLIED, at=e.at))
+
+
 _HANDLERS: dict[str, Callable[[ItemState, Event], None]] = {
     ev.ITEM_SUBMITTED: _submitted,
     ev.ITEM_SCOPED: _scoped,
@@ -218,4 +223,6 @@ _HANDLERS: dict[str, Callable[[ItemState, Event], None]] = {
     ev.ITEM_REOPENED: _reopened,
     ev.ITEM_FAILED: _failed,
     ev.ITEM_CANCELLED: _cancelled,
+    ev.CHANGE_APPLIED: _change_applied,
+    ev.CHANGE_APPLY_FAILED: _change_applied,
 }

@@ -64,7 +64,12 @@ def describe(event: Event) -> str:
             return f"attempt {n} started on {d['agent']}"
         case ev.ATTEMPT_FINISHED:
             seconds = (d.get("usage") or {}).get("seconds") or 0
-            text = one_line(d["output"].get("text", ""), 50)
+            change = d["output"].get("change")
+            if change:
+                files = len(change.get("files", []))
+                text = f"{files} file(s) +{change.get('added', 0)} -{change.get('removed', 0)}"
+            else:
+                text = one_line(d["output"].get("text", ""), 50)
             return f"attempt {n} finished in {seconds:.2f}s: {text}"
         case ev.ATTEMPT_FAILED:
             return f"attempt {n} failed: {one_line(d['error'], 70)}"
@@ -95,6 +100,10 @@ def describe(event: Event) -> str:
             return f"FAILED: {one_line(d['reason'], 70)}"
         case ev.ITEM_CANCELLED:
             return f"cancelled by {d.get('by', '?')}"
+        case ev.CHANGE_APPLIED:
+            return f"change of attempt {n} applied: {d.get('how')} {d.get('target', '')}"
+        case ev.CHANGE_APPLY_FAILED:
+            return f"change of attempt {n} not applied ({d.get('how')}): {one_line(d['error'], 60)}"
         case ev.AGENT_PAUSED:
             return f"agent {d['agent']} paused by {d['by']}"
         case ev.AGENT_RESUMED:
@@ -162,11 +171,18 @@ def timeline(events: list[Event]) -> RenderableType:
         elif event.kind == ev.ATTEMPT_FINISHED:
             out = d["output"]
             body, lexer = _as_text(out["data"]) if "data" in out else _as_text(out.get("text", ""))
-            parts.append(_block(f"output of attempt {d['attempt']}", body, lexer))
+            if body.strip() or not out.get("change"):
+                parts.append(_block(f"output of attempt {d['attempt']}", body, lexer))
+            if out.get("change"):
+                parts.extend(change_parts(out["change"], f"change of attempt {d['attempt']}"))
             usage = d.get("usage") or {}
             parts.append(Text(f"  usage: {_usage(usage)}", style="dim"))
         elif event.kind in (ev.ATTEMPT_FAILED, ev.REVIEW_FAILED):
             parts.append(_block("error", d["error"]))
+            if d.get("change"):
+                parts.extend(change_parts(d["change"], f"what attempt {d['attempt']} changed"))
+        elif event.kind in (ev.CHANGE_APPLIED, ev.CHANGE_APPLY_FAILED):
+            parts.append(Text(f"  {d.get('message') or d.get('error', '')}", style="dim"))
         elif event.kind == ev.CHECK_RECORDED and d.get("evidence"):
             parts.append(_block(f"evidence from {d['verifier']}", d["evidence"]))
         elif event.kind == ev.REVIEW_DECIDED and d.get("comments"):
@@ -177,6 +193,22 @@ def timeline(events: list[Event]) -> RenderableType:
         elif event.kind == ev.HUMAN_REQUESTED and d.get("prompt"):
             parts.append(Text(f"  {d['prompt']}", style="bright_magenta"))
     return Group(*parts)
+
+
+def change_parts(change: dict[str, Any], title: str) -> list[RenderableType]:
+    """A code change: its files with line counts, then the diff in colour."""
+    files = change.get("files", [])
+    stat = Text(
+        f"  {len(files)} file(s), +{change.get('added', 0)} -{change.get('removed', 0)} "
+        f"on {change.get('branch', '?')} (base {str(change.get('base', ''))[:12]})",
+        style="dim",
+    )
+    parts: list[RenderableType] = [stat]
+    for f in files:
+        parts.append(Text(f"    {f['path']}  +{f['added']} -{f['removed']}", style="dim"))
+    if change.get("diff"):
+        parts.append(_block(title, change["diff"].rstrip("\n"), "diff"))
+    return parts
 
 
 def _given(task: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from ..records import AttemptView, Task
 
 OUTPUT_LIMIT = 12_000  # of an attempt's output shown to a reviewer or judge
 EVIDENCE_LIMIT = 500  # of each failed check's evidence shown to them
+DIFF_LIMIT = 12_000  # of a code change's diff shown to them
 
 
 def load_template(name: str) -> str:
@@ -75,7 +76,8 @@ def render_task(task: Task, template: str | None = None) -> str:
 
 def render_attempt(template: str, attempt: AttemptView, **extra: str) -> str:
     """A prompt about one attempt, for reviewers and judges ($objective, $inputs, $output,
-    $checks, and the extra fields such as $rubric)."""
+    $change (code work: the files and the diff; empty otherwise), $checks, and the extra
+    fields such as $rubric)."""
     output = (
         json.dumps(attempt.data, indent=2, ensure_ascii=False, default=str)
         if attempt.data is not None
@@ -85,8 +87,23 @@ def render_attempt(template: str, attempt: AttemptView, **extra: str) -> str:
         objective=attempt.objective,
         inputs=json.dumps(attempt.inputs, indent=2, ensure_ascii=False, default=str),
         output=clip(output, OUTPUT_LIMIT) or "(empty)",
+        change=_change(attempt.change),
         checks=_checks(attempt.checks),
         **extra,
+    )
+
+
+def _change(change: dict[str, Any] | None) -> str:
+    """The code change under review: its files with line counts, then the diff."""
+    if not change:
+        return ""
+    files = "\n".join(
+        f"- {f['path']} (+{f['added']} -{f['removed']})" for f in change.get("files", [])
+    )
+    diff = clip(change.get("diff", ""), DIFF_LIMIT)
+    return (
+        f"\nThe change it made to the repository (against {change.get('base', '?')[:12]}):\n"
+        f"{files or '(no files changed)'}\n\n```diff\n{diff}\n```\n"
     )
 
 
