@@ -62,3 +62,29 @@ def test_approval(baton: Baton) -> None:
     baton("approve", "v2.0.0", "-m", "reads well", check=True)
     assert baton("resume", "--no-live", "--no-wait").returncode == 0
     assert outcomes(baton)["v2.0.0"] == "accepted"
+
+
+def test_code_change(tmp_path: Path, baton: Baton) -> None:
+    import shutil
+    import subprocess
+
+    examples = tmp_path / "examples"  # a copy: the example makes its repository beside it
+    for name in ("code-change", "script-fix"):
+        shutil.copytree(EXAMPLES / name, examples / name)
+    made = subprocess.run(
+        ["bash", str(examples / "code-change/init-repo")], capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stderr
+    repo = examples / "code-change/repo"
+    run = baton(
+        "run",
+        str(examples / "code-change/playbook.yaml"),
+        str(examples / "code-change/items.jsonl"),
+        "--no-live",
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    shown = baton("show", "rename-count", check=True).stdout
+    assert "+def count_words(text: str) -> int:" in shown and "Ran 2 tests" in shown
+    assert "def count(" in (repo / "wordcount.py").read_text(), "untouched until applied"
+    baton("apply", "rename-count", check=True)
+    assert "def count_words(" in (repo / "wordcount.py").read_text()
