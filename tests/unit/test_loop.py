@@ -10,6 +10,7 @@ from baton import events as ev
 from baton.events import chain
 from baton.loop import (
     Accept,
+    Apply,
     Delegate,
     Done,
     Finish,
@@ -84,8 +85,56 @@ PASSED_1 = [
     check(1, "lint", True),
 ]
 
+CODE = {
+    "repo": "/r",
+    "base": "main",
+    "commit": "abc",
+    "paths": [],
+    "max_diff_lines": 10,
+    "max_diff_bytes": 100,
+    "allow_empty": False,
+    "keep": False,
+}
+ACCEPTED_1 = (ev.ITEM_ACCEPTED, {"attempt": 1, "agent": "cheap"})
+
+
+def applied(by: str, on_accept: bool, ok: bool = True) -> tuple[str, dict[str, Any]]:
+    kind = ev.CHANGE_APPLIED if ok else ev.CHANGE_APPLY_FAILED
+    return (kind, {"attempt": 1, "how": "branch", "by": by, "on_accept": on_accept})
+
+
 CASES = [
     ("new item is scoped", [SUBMIT], Scope()),
+    (
+        "an accepted change goes where the playbook says",
+        [*scoped(code={**CODE, "on_accept": "branch"}), *PASSED_1, ACCEPTED_1],
+        Apply(1, "branch"),
+    ),
+    (
+        "a person applying it elsewhere does not stand in for the playbook's on_accept",
+        [
+            *scoped(code={**CODE, "on_accept": "apply"}),
+            *PASSED_1,
+            ACCEPTED_1,
+            applied("human:ann", on_accept=False),
+        ],
+        Apply(1, "apply"),
+    ),
+    (
+        "on_accept is tried once, even when it failed (a person takes it from there)",
+        [
+            *scoped(code={**CODE, "on_accept": "branch"}),
+            *PASSED_1,
+            ACCEPTED_1,
+            applied("playbook", on_accept=True, ok=False),
+        ],
+        Done(Outcome.ACCEPTED),
+    ),
+    (
+        "without on_accept an accepted change stays where it is",
+        [*scoped(code={**CODE, "on_accept": "none"}), *PASSED_1, ACCEPTED_1],
+        Done(Outcome.ACCEPTED),
+    ),
     ("scoped item goes to the first agent of the cascade", scoped(), Delegate(1, "cheap")),
     ("an attempt in flight at decision time was lost", [*scoped(), started(1)], Recover(1)),
     (
