@@ -30,6 +30,8 @@ from .loop import (
     Step,
     Verify,
     build_feedback,
+    build_round_feedback,
+    round_of,
 )
 from .plan import CodePlan, Plan
 from .playbook import Playbook
@@ -351,6 +353,12 @@ def pure(state: ItemState, step: Step) -> list[Entry] | None:
     """The events of a step that needs no effect, so it can share the previous append."""
     match step:
         case Refine(attempt=n):
+            if state.plan is not None and state.plan.fanout is not None:
+                members = [a.n for a in round_of(state, n)]
+                feedback = build_round_feedback(state, members)
+                return [
+                    (ev.FEEDBACK_CREATED, {"attempt": n, "attempts": members, "feedback": feedback})
+                ]
             return [(ev.FEEDBACK_CREATED, {"attempt": n, "feedback": build_feedback(state, n)})]
         case Accept(attempt=n):
             return [(ev.ITEM_ACCEPTED, {"attempt": n, "agent": state.attempt(n).agent})]

@@ -29,7 +29,9 @@ from .items import ItemSpec
 from .ledger import Entry, commit
 from .loop import (
     Apply,
+    Await,
     Delegate,
+    Fanout,
     Recover,
     Review,
     Scope,
@@ -40,6 +42,7 @@ from .loop import (
 )
 from .playbook import Playbook
 from .redact import Redactor
+from .rounds import Round
 from .state import ItemState, fold
 from .store.base import Store
 from .types import FINAL_STATUSES, FLEET_LOG
@@ -87,6 +90,7 @@ class Engine:
         }
         self._held: set[str] = set()
         self._wait_for_people = True
+        self._rounds: dict[str, Round] = {}  # best-of-N rounds running, by item
 
     # --- submitting -------------------------------------------------------------------
     async def submit(
@@ -234,20 +238,36 @@ class Engine:
             await self.store.release(self.owner, [item_id])
             return None
         step: Step | None = None
-        while True:
-            if step is None:
-                step = decide(state, self.clock())
-            if not runnable(step):
-                await self._tidy(state)
-                await self.store.release(self.owner, [item_id])
-                return state
-            step = await self._perform(book, state, step)
+        try:
+            while True:
+                live = self._rounds.get(item_id)
+                if step is None:
+                    step = decide(state, self.clock(), live.running if live else ())
+                if live and live.tasks and (isinstance(step, Await) or not runnable(step)):
+                    # a round's attempts are still running: wait for the next result (or,
+                    # when a person is awaited meanwhile, for all of them to be recorded)
+                    await live.wait(every=not isinstance(step, Await))
+                    step = None
+                    continue
+                if not runnable(step):
+                    await self._tidy(state)
+                    await self.store.release(self.owner, [item_id])
+                    return state
+                step = await self._perform(book, state, step)
+                if live and state.outcome is not None:
+                    await self._supersede(state, live)
+        finally:
+            live = self._rounds.pop(item_id, None)
+            if live is not None:
+                await live.stop()
 
     async def _perform(self, book: Playbook, state: ItemState, step: Step) -> Step | None:
         """Do one step and record it; returns the next step when the commit computed it."""
         match step:
             case Delegate():
                 return await self._delegate(book, state, step)
+            case Fanout():
+                return await self._fanout(book, state, step)
             case Verify():
                 entries = await effects.verify(book, state, step)
             case Review():
@@ -270,9 +290,22 @@ class Engine:
             return None  # state was reloaded; decide again
 
     async def _commit(self, state: ItemState, entries: list[Entry]) -> Step:
-        stored, step = await commit(
-            self.store, state, entries, self.clock(), self.redactor, follow=effects.pure
-        )
+        live = self._rounds.get(state.item_id)
+        if live is not None:  # a round's attempts record their results concurrently
+            async with live.lock:
+                stored, step = await commit(
+                    self.store,
+                    state,
+                    entries,
+                    self.clock(),
+                    self.redactor,
+                    follow=effects.pure,
+                    running=live.running,
+                )
+        else:
+            stored, step = await commit(
+                self.store, state, entries, self.clock(), self.redactor, follow=effects.pure
+            )
         self.bus.publish(stored)
         return step
 
@@ -309,6 +342,76 @@ class Engine:
                     len(state.attempts) >= step.attempt and state.attempt(step.attempt).in_flight
                 ):
                     return None
+
+    async def _fanout(self, book: Playbook, state: ItemState, step: Fanout) -> Step | None:
+        """Start a best-of-N round: every attempt recorded in one append, then run at once."""
+        unknown = [agent for _, agent in step.attempts if agent not in book.agents]
+        if unknown:
+            reason = f"agent {unknown[0]!r} is no longer in playbook {book.name}"
+            return await self._commit(state, [(ev.ITEM_ESCALATED, {"reason": reason})])
+        while any(agent in self.paused for _, agent in step.attempts):  # the kill switch
+            await asyncio.sleep(self.poll_interval)
+        await self._tidy(state)
+        now = self.clock()
+        tasks = [
+            await effects.build_task(book, state, Delegate(n, agent), now, self.state_dir)
+            for n, agent in step.attempts
+        ]
+        live = self._rounds.setdefault(state.item_id, Round())
+        live.running.update(n for n, _ in step.attempts)  # running before it is recorded
+        started = [
+            (
+                ev.ATTEMPT_STARTED,
+                {"attempt": n, "agent": agent, "task": task.record(), "round": step.round},
+            )
+            for (n, agent), task in zip(step.attempts, tasks, strict=True)
+        ]
+        try:
+            await self._commit(state, started)
+        except VersionConflict:
+            live.running.difference_update(n for n, _ in step.attempts)
+            return None
+        code = state.plan.code if state.plan else None
+        for (n, agent), task in zip(step.attempts, tasks, strict=True):
+            live.start(n, self._run_member(book, state, live, n, agent, task, code))
+        return None
+
+    async def _run_member(
+        self,
+        book: Playbook,
+        state: ItemState,
+        live: Round,
+        n: int,
+        agent: str,
+        task: Any,
+        code: Any,
+    ) -> None:
+        """One attempt of a round: run its agent, record its result (whatever else happened)."""
+        try:
+            async with self._semaphores[(book.name, agent)]:
+                entries = await effects.attempt(book.agents[agent].agent, task, code)
+            live.recording.add(n)  # from here on, a superseding acceptance waits for it
+            while True:
+                try:
+                    await self._commit(state, entries)
+                    return
+                except VersionConflict:
+                    if not state.attempt(n).in_flight:
+                        return
+        finally:
+            live.running.discard(n)
+            live.recording.discard(n)
+
+    async def _supersede(self, state: ItemState, live: Round) -> None:
+        """Another attempt of the round won: stop the ones still running, on record."""
+        winner = state.accepted_attempt
+        stopped = await live.stop()
+        for n in stopped:
+            if state.attempt(n).in_flight:
+                reason = f"superseded: attempt {winner} of its round was accepted"
+                await self._commit(
+                    state, [(ev.ATTEMPT_ABANDONED, {"attempt": n, "reason": reason})]
+                )
 
     async def _tidy(self, state: ItemState) -> None:
         if state.plan is None or state.plan.code is None:

@@ -7,7 +7,7 @@ racing writer makes it raise VersionConflict and nothing is written.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
 from .errors import StoreError, VersionConflict
@@ -51,6 +51,7 @@ async def commit(
     now: float,
     redactor: Redactor | None = None,
     follow: Callable[[ItemState, Step], list[Entry] | None] | None = None,
+    running: Collection[int] = (),
 ) -> tuple[list[Event], Step]:
     """Append entries to the item's log; returns the stored events and the next step.
 
@@ -67,7 +68,7 @@ async def commit(
         for event in batch:
             state.apply(event)
         events.extend(batch)
-        step = decide(state, now)
+        step = decide(state, now, running)
         more = follow(state, step) if follow is not None else None
         if not more:
             break

@@ -7,11 +7,12 @@ drives an item from submission to its outcome, and replays it after a crash.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from ._util import clip
-from .plan import Plan
+from .plan import FanoutPlan, Plan
 from .state import AttemptState, ItemState
 from .types import Decision, Gate, HumanWait, Outcome, Status
 
@@ -25,6 +26,19 @@ class Scope:
 class Delegate:
     attempt: int
     agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fanout:
+    """Start a best-of-N round: several attempts at once, each with its agent."""
+
+    round: int
+    attempts: tuple[tuple[int, str], ...]  # (attempt number, agent)
+
+
+@dataclass(frozen=True, slots=True)
+class Await:
+    """Attempts of the round are still running in this engine: wait for the next result."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +98,26 @@ class Done:
     outcome: Outcome
 
 
-Step = Scope | Delegate | Recover | Review | Verify | Refine | Accept | Apply | Finish | Wait | Done
+Step = (
+    Scope
+    | Delegate
+    | Fanout
+    | Await
+    | Recover
+    | Review
+    | Verify
+    | Refine
+    | Accept
+    | Apply
+    | Finish
+    | Wait
+    | Done
+)
 
 
-def decide(state: ItemState, now: float) -> Step:
-    """The next step for an item."""
+def decide(state: ItemState, now: float, running: Collection[int] = ()) -> Step:
+    """The next step for an item. `running`: attempts the deciding engine is running now
+    (a best-of-N round); any other attempt in flight was lost with its process."""
     if state.outcome is not None and state.outcome is not Outcome.ESCALATED:
         code = state.plan.code if state.plan else None
         if (
@@ -104,6 +133,8 @@ def decide(state: ItemState, now: float) -> Step:
     if state.plan is None:
         return Scope()
     plan = state.plan
+    if plan.fanout is not None:
+        return _round(state, plan, plan.fanout, now, running)
     current = state.current
     if current is not None and current.in_flight:
         return Recover(current.n)
@@ -126,6 +157,92 @@ def _next_attempt(state: ItemState, plan: Plan, now: float) -> Step:
     counted = sum(1 for a in state.attempts if not a.abandoned)
     agent = plan.cascade[min(counted, len(plan.cascade) - 1)]
     return Delegate(len(state.attempts) + 1, agent)
+
+
+def _round(
+    state: ItemState, plan: Plan, fanout: FanoutPlan, now: float, running: Collection[int]
+) -> Step:
+    """Best-of-N: the step for the item's current round of attempts.
+
+    pick first: finished attempts go through the gates in the order they finished; the
+    first to pass every gate is accepted (the rest of the round stops mattering); while
+    none has and some still run, wait. pick ranked: once every attempt is in, each is
+    verified; the passing ones are reviewed best-scored first, and the first approved
+    wins. A round where none wins is refined as one: its feedback covers every attempt.
+    """
+    last = state.attempts[-1].round if state.attempts else 0
+    members = [a for a in state.attempts if a.round == last] if state.attempts else []
+    for a in members:
+        if a.in_flight and a.n not in running:
+            return Recover(a.n)
+    if not members or all(a.closed for a in members):
+        return _next_round(state, plan, fanout, now, last + 1)
+    busy = any(a.in_flight for a in members)
+    done = sorted(
+        (a for a in members if a.finished_at is not None and a.error is None and not a.abandoned),
+        key=lambda a: (a.finished_at, a.n),
+    )
+    if fanout.pick == "ranked":
+        if busy:
+            return Await()
+        for a in done:
+            step = _verify_gate(plan, a)
+            if isinstance(step, Verify):
+                return step
+        passing = sorted((a for a in done if _verify_gate(plan, a) is None), key=_rank)
+        for a in passing:
+            step = _review_gate(plan, a)
+            if step is None:
+                return Accept(a.n)
+            if isinstance(step, Review):
+                return step
+    else:
+        for a in done:
+            step = _gates(plan, a)
+            if step is None:
+                return Accept(a.n)
+            if isinstance(step, Review | Verify):
+                return step
+        if busy:
+            return Await()
+    return Refine(members[-1].n)
+
+
+def _gates(plan: Plan, attempt: AttemptState) -> Step | None:
+    for gate in plan.order:
+        step = _review_gate(plan, attempt) if gate is Gate.REVIEW else _verify_gate(plan, attempt)
+        if step is not None:
+            return step
+    return None
+
+
+def _rank(attempt: AttemptState) -> tuple[float, int, float, int]:
+    """Best first: higher total check score (a pass without a score counts 1), then the
+    smaller change, then the earlier finish."""
+    score = sum(
+        float(c["score"]) if c.get("score") is not None else float(bool(c.get("passed")))
+        for c in attempt.checks.values()
+    )
+    change = (attempt.output or {}).get("change") or {}
+    size = int(change.get("added", 0)) + int(change.get("removed", 0))
+    return (-score, size, attempt.finished_at or 0.0, attempt.n)
+
+
+def _next_round(state: ItemState, plan: Plan, fanout: FanoutPlan, now: float, number: int) -> Step:
+    exhausted = exhausted_reason(state, plan, now)
+    if exhausted:
+        outcome = Outcome.ESCALATED if plan.on_exhausted == "escalate" else Outcome.FAILED
+        return Finish(outcome, exhausted)
+    left = plan.budget.attempts + state.extra_attempts - len(state.attempts)
+    first = len(state.attempts) + 1
+    agents = fanout.round[:left]  # the last round may be smaller: budgets are hard limits
+    return Fanout(number, tuple((first + i, agent) for i, agent in enumerate(agents)))
+
+
+def round_of(state: ItemState, attempt: int) -> list[AttemptState]:
+    """The attempts started together with `attempt` (just itself outside best-of-N)."""
+    number = state.attempt(attempt).round
+    return [a for a in state.attempts if a.round == number]
 
 
 def exhausted_reason(state: ItemState, plan: Plan, now: float) -> str:
@@ -178,6 +295,8 @@ def _verify_gate(plan: Plan, attempt: AttemptState) -> Step | None:
 _STEP_STATUS: dict[type, Status] = {
     Scope: Status.SCOPING,
     Delegate: Status.RUNNING,
+    Fanout: Status.RUNNING,
+    Await: Status.RUNNING,
     Recover: Status.RUNNING,
     Review: Status.REVIEWING,
     Verify: Status.VERIFYING,
@@ -234,4 +353,16 @@ def build_feedback(state: ItemState, attempt: int, limit: int = 2000) -> list[di
             )
     for entry in entries:
         entry["message"] = clip(str(entry["message"]), limit)
+    return entries
+
+
+def build_round_feedback(state: ItemState, attempts: list[int]) -> list[dict[str, Any]]:
+    """A best-of-N round's feedback: each attempt's, saying whose it was."""
+    entries = []
+    for n in attempts:
+        a = state.attempt(n)
+        if a.abandoned:
+            continue
+        for entry in build_feedback(state, n):
+            entries.append(dict(entry, source=f"attempt {n} ({a.agent}) {entry['source']}"))
     return entries

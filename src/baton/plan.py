@@ -73,6 +73,20 @@ class CodePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class FanoutPlan:
+    """Best-of-N: each round starts attempts on these agents at once (samples each)."""
+
+    agents: tuple[str, ...]
+    samples: int = 1
+    pick: str = "first"  # first: the first to pass every gate wins | ranked: see loop.py
+
+    @property
+    def round(self) -> tuple[str, ...]:
+        """The agents of one round, one entry per attempt."""
+        return tuple(agent for agent in self.agents for _ in range(self.samples))
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """What governs one item: gates and their order, reviewers, verifiers, cascade, budget."""
 
@@ -85,10 +99,14 @@ class Plan:
     on_exhausted: OnExhausted = "escalate"
     review_retries: int = 1
     code: CodePlan | None = None  # code work: a repository, its base commit, the limits
+    fanout: FanoutPlan | None = None  # best-of-N rounds instead of one attempt at a time
 
     def to_dict(self) -> dict[str, Any]:
         b = self.budget
         code = {} if self.code is None else {"code": self.code.to_dict()}
+        if self.fanout is not None:
+            f = self.fanout
+            code["fanout"] = {"agents": list(f.agents), "samples": f.samples, "pick": f.pick}
         return {
             **code,
             "cascade": list(self.cascade),
@@ -130,7 +148,12 @@ class Plan:
             on_exhausted=raw["on_exhausted"],
             review_retries=raw["review_retries"],
             code=CodePlan.from_dict(raw["code"]) if raw.get("code") else None,
+            fanout=_fanout(raw["fanout"]) if raw.get("fanout") else None,
         )
+
+
+def _fanout(raw: dict[str, Any]) -> FanoutPlan:
+    return FanoutPlan(tuple(raw["agents"]), raw.get("samples", 1), raw.get("pick", "first"))
 
 
 _PARSED: dict[bytes, Plan] = {}

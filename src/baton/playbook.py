@@ -16,7 +16,7 @@ from . import plugins
 from ._source import Located, parse_yaml, validate
 from .agents.base import Agent
 from .errors import InputError, NotFound, PlaybookError, Problem
-from .plan import Budget, CodePlan, Plan, ReviewerPlan, VerifierPlan
+from .plan import Budget, CodePlan, FanoutPlan, Plan, ReviewerPlan, VerifierPlan
 from .plugins import AgentConfig, BuildContext, ReviewerConfig, VerifierConfig, When
 from .review.base import Reviewer
 from .types import Gate
@@ -94,6 +94,24 @@ class WorkspaceModel(BaseModel):
         )
 
 
+class FanoutModel(BaseModel):
+    """Best-of-N: several attempts at once per round, on several agents or samples of one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    agents: list[str] | None = Field(None, min_length=1, description="default: the cascade's")
+    samples: int = Field(1, ge=1, le=32, description="attempts per agent in each round")
+    pick: Literal["first", "ranked"] = Field(
+        "first",
+        description="first: the first attempt to pass every gate wins; ranked: every attempt "
+        "is verified, the passing ones go to review best-scored first",
+    )
+
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
 class PlaybookModel(BaseModel):
     """The YAML document's top level (plugin sections are validated per kind afterwards)."""
 
@@ -107,6 +125,7 @@ class PlaybookModel(BaseModel):
     policy: PolicyModel = Field(default_factory=PolicyModel)
     budget: BudgetModel = Field(default_factory=BudgetModel)
     workspace: WorkspaceModel | None = None
+    fanout: FanoutModel | None = None
 
     @field_validator("cascade", mode="before")
     @classmethod
@@ -149,6 +168,7 @@ class Playbook:
     policy: PolicyModel = field(default_factory=PolicyModel)
     budget: BudgetModel = field(default_factory=BudgetModel)
     workspace: WorkspaceModel | None = None
+    fanout: FanoutModel | None = None
     description: str = ""
     path: Path | None = None
     digest: str = ""
@@ -164,6 +184,7 @@ class Playbook:
         cascade: list[str] | None = None,
         policy: PolicyModel | None = None,
         budget: BudgetModel | None = None,
+        fanout: FanoutModel | None = None,
     ) -> Playbook:
         """A playbook from Python objects (plain agents etc. are wrapped with defaults)."""
         slots = {n: a if isinstance(a, AgentSlot) else AgentSlot(a) for n, a in agents.items()}
@@ -183,6 +204,7 @@ class Playbook:
             verifiers=vslots,
             policy=policy or PolicyModel(),
             budget=budget or BudgetModel(),
+            fanout=fanout,
         )
         problems = book.check()
         if problems:
@@ -208,6 +230,12 @@ class Playbook:
             if name not in self.agents and name not in declared:
                 known = ", ".join(dict.fromkeys([*self.agents, *declared]))
                 problems.append(problem(("cascade", i), f"unknown agent {name!r} (known: {known})"))
+        if self.fanout is not None:
+            for i, name in enumerate(self.fanout.agents or ()):
+                if name not in self.agents and name not in declared:
+                    known = ", ".join(dict.fromkeys([*self.agents, *declared]))
+                    message = f"unknown agent {name!r} (known: {known})"
+                    problems.append(problem(("fanout", "agents", i), message))
         order = self.policy.order
         for name, slot in self.reviewers.items():
             if slot.needs_checks and order.index(Gate.VERIFY) > order.index(Gate.REVIEW):
@@ -252,7 +280,14 @@ class Playbook:
             on_exhausted=self.policy.on_exhausted,
             review_retries=self.policy.review_retries,
             code=code,
+            fanout=self._fanout_plan(cascade or list(self.cascade)),
         )
+
+    def _fanout_plan(self, cascade: list[str]) -> FanoutPlan | None:
+        f = self.fanout
+        if f is None:
+            return None
+        return FanoutPlan(tuple(f.agents or cascade[:1]), f.samples, f.pick)
 
     def acceptance(self, names: list[str] | None = None) -> tuple[dict[str, Any], ...]:
         """What agents are told each verifier checks."""
@@ -320,6 +355,8 @@ def from_document(src: Located, base_dir: Path, state_dir: Path) -> Playbook:
         if verifier is not None:
             verifiers[name] = VerifierSlot(verifier, config.required, config.describe(ctx))
     cascade = model.cascade
+    if cascade is None and model.fanout is not None and model.fanout.agents:
+        cascade = list(model.fanout.agents)  # a best-of-N round names its agents
     if cascade is None:
         if len(model.agents) > 1:
             problems.append(src.problem(("agents",), "several agents: name their order in cascade"))
@@ -345,6 +382,7 @@ def from_document(src: Located, base_dir: Path, state_dir: Path) -> Playbook:
         policy=model.policy,
         budget=model.budget,
         workspace=workspace,
+        fanout=model.fanout,
         description=model.description,
     )
     found = book.check(src, declared=model.agents)

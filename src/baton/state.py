@@ -28,6 +28,7 @@ class AttemptState:
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
     feedback: list[dict[str, Any]] | None = None
     by: str | None = None
+    round: int = 0  # attempts started together (best-of-N) share a round; else its own
 
     @property
     def in_flight(self) -> bool:
@@ -108,7 +109,9 @@ def _scoped(s: ItemState, e: Event) -> None:
 
 def _attempt_started(s: ItemState, e: Event) -> None:
     d = e.data
-    s.attempts.append(AttemptState(d["attempt"], d["agent"], e.at, task=d.get("task", {})))
+    attempt = AttemptState(d["attempt"], d["agent"], e.at, task=d.get("task", {}))
+    attempt.round = d.get("round", d["attempt"])
+    s.attempts.append(attempt)
 
 
 def _attempt_finished(s: ItemState, e: Event) -> None:
@@ -155,7 +158,9 @@ def _check_recorded(s: ItemState, e: Event) -> None:
 
 
 def _feedback_created(s: ItemState, e: Event) -> None:
-    s.attempt(e.data["attempt"]).feedback = e.data["feedback"]
+    # a best-of-N round's feedback closes every attempt of the round
+    for n in e.data.get("attempts") or (e.data["attempt"],):
+        s.attempt(n).feedback = e.data["feedback"]
 
 
 def _human_requested(s: ItemState, e: Event) -> None:

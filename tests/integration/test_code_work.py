@@ -247,3 +247,43 @@ def test_a_dirty_checkout_is_refused_as_a_base_and_nothing_runs(
     assert "has uncommitted changes (calc.py): commit or stash them" in out.stderr
     assert not (tmp_path / ".baton").exists()
     assert (repo / "calc.py").read_text() == CALC + "# work in progress\n"
+
+
+RIGHT = """\
+import pathlib, time
+time.sleep(0.3)  # slower than the fixer: the race is won on the gates, not on speed
+pathlib.Path("calc.py").write_text("def average(values):\\n    return sum(values) / len(values)\\n")
+print("fixed average")
+"""
+
+
+def test_best_of_n_runs_attempts_in_parallel_worktrees_and_the_first_to_pass_wins(
+    tmp_path: Path, baton: Baton
+) -> None:
+    repo = project(tmp_path)
+    (tmp_path / "right.py").write_text(RIGHT)
+    book = (tmp_path / "playbook.yaml").read_text()
+    book = book.replace(
+        "verifiers:",
+        "  right:\n    kind: command\n"
+        f'    command: [{json.dumps(sys.executable)}, "{{playbook_dir}}/right.py"]\n'
+        "fanout:\n  agents: [fixer, right]\nverifiers:",
+    )
+    (tmp_path / "playbook.yaml").write_text(book)
+    run = baton("run", "playbook.yaml", "items.jsonl", "--no-live")
+    assert run.returncode == 0, run.stdout + run.stderr
+    log = events(baton, "fix-average")
+    started = [e["data"] for e in log if e["kind"] == "attempt.started"]
+    assert [(s["attempt"], s["agent"], s["round"]) for s in started] == [
+        (1, "fixer", 1),
+        (2, "right", 1),
+    ]
+    assert started[0]["task"]["workdir"] != started[1]["task"]["workdir"]
+    checks = {
+        e["data"]["attempt"]: e["data"]["passed"] for e in log if e["kind"] == "check.recorded"
+    }
+    assert checks == {1: False, 2: True}
+    assert log[-1]["kind"] == "item.accepted" and log[-1]["data"]["agent"] == "right"
+    assert git(repo, "branch", "--list", "baton/*").split() == ["baton/fix-average/2"]
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+    assert git(repo, "status", "--porcelain") == ""
