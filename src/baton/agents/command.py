@@ -1,6 +1,7 @@
 """Any executable as the agent: the prompt goes in on stdin, an argument or a file; the
 output comes from stdout or a file. CLI coding agents (claude -p, codex exec, aider
---message, llm) plug in through this by configuration."""
+--message, llm) plug in through this by configuration, or by naming a ready-made preset
+(presets.yaml, shipped with baton); a field the playbook gives overrides the preset's."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import os
 import re
 import tempfile
 import time
+from functools import cache
+from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+import yaml
+from pydantic import Field, field_validator, model_validator
 
 from .._util import extract_json
 from ..errors import AgentError
@@ -27,9 +31,27 @@ DEFAULT_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER"]
 # one pass over each argument, so a prompt that happens to contain "{output_file}" stays as is
 _PLACEHOLDER = re.compile(r"\{(prompt|prompt_file|output_file)\}")
 
+# keys of a preset that document it and are not configuration
+PRESET_NOTES = frozenset({"docs", "secret"})
+
+
+@cache
+def presets() -> dict[str, dict[str, Any]]:
+    """The ready-made configurations by name, as presets.yaml (shipped with baton) gives them."""
+    text = resources.files("baton.agents").joinpath("presets.yaml").read_text(encoding="utf-8")
+    return dict(yaml.safe_load(text))
+
+
+def preset_fields(name: str) -> dict[str, Any]:
+    """A preset's configuration fields (its notes left out); KeyError if there is none."""
+    return {k: v for k, v in presets()[name].items() if k not in PRESET_NOTES}
+
 
 class CommandAgentConfig(AgentConfig):
     kind: Literal["command"] = "command"
+    preset: str | None = Field(
+        None, description="a ready-made configuration (claude-code, codex, ...); fields given win"
+    )
     command: str | list[str] = Field(description="argv, or a string split like a shell does")
     prompt_via: Literal["stdin", "arg", "file"] = "stdin"
     output_from: Literal["stdout", "file"] = "stdout"
@@ -44,11 +66,37 @@ class CommandAgentConfig(AgentConfig):
     success_codes: list[int] = Field(default_factory=lambda: [0])
     prompt_template: str | None = Field(None, description="template file (playbook-relative)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """The preset's fields under the ones given (a field given replaces the preset's)."""
+        if not isinstance(data, dict) or data.get("preset") is None:
+            return data
+        name = data["preset"]
+        if not isinstance(name, str) or name not in presets():
+            # the preset field itself is the error; a command it would have given is not
+            # reported missing as well
+            return {"command": [], **data}
+        return {**preset_fields(name), **data}
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, name: str | None) -> str | None:
+        if name is not None and name not in presets():
+            raise ValueError(f"unknown preset {name!r} (known: {', '.join(sorted(presets()))})")
+        return name
+
     def build(self, name: str, ctx: BuildContext) -> CommandAgent:
         cwd = ctx.path(self.cwd) if self.cwd else ctx.base_dir
         if not cwd.is_dir():
             raise ValueError(f"cwd {cwd} is not a directory")
-        argv = command_line(self.command, ctx.base_dir, cwd)
+        try:
+            argv = command_line(self.command, ctx.base_dir, cwd)
+        except ValueError as exc:
+            if self.preset and str(exc).startswith("command not found"):
+                docs = presets()[self.preset].get("docs", "its documentation")
+                raise ValueError(f"{exc}; preset {self.preset} needs it: {docs}") from None
+            raise
         if os.sep in argv[0] and not Path(argv[0]).is_absolute():
             # checked relative to cwd above; an attempt may run in its own workdir
             argv[0] = str(cwd / argv[0])
