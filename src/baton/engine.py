@@ -68,6 +68,7 @@ class Engine:
         environ: dict[str, str] | None = None,
         owner: str | None = None,
         clock: Callable[[], float] = time.time,
+        keep_worktrees: bool = False,
     ) -> None:
         books = [playbooks] if isinstance(playbooks, Playbook) else list(playbooks)
         self.store = store
@@ -79,6 +80,7 @@ class Engine:
         self.state_dir = Path(state_dir)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.clock = clock
+        self.keep_worktrees = keep_worktrees  # code work: leave finished attempts' worktrees
         env = dict(os.environ) if environ is None else environ
         self.redactor = Redactor({s for b in books for s in b.secret_names}, env)
         self.paused: set[str] = set()
@@ -414,7 +416,7 @@ class Engine:
                 )
 
     async def _tidy(self, state: ItemState) -> None:
-        if state.plan is None or state.plan.code is None:
+        if state.plan is None or state.plan.code is None or self.keep_worktrees:
             return
         try:
             await effects.tidy(state)

@@ -287,3 +287,15 @@ def test_best_of_n_runs_attempts_in_parallel_worktrees_and_the_first_to_pass_win
     assert git(repo, "branch", "--list", "baton/*").split() == ["baton/fix-average/2"]
     assert len(git(repo, "worktree", "list").splitlines()) == 1
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_keep_worktrees_leaves_every_attempts_worktree_for_debugging(
+    tmp_path: Path, baton: Baton
+) -> None:
+    repo = project(tmp_path)
+    run = baton("run", "playbook.yaml", "items.jsonl", "--no-live", "--keep-worktrees")
+    assert run.returncode == 0, run.stdout + run.stderr
+    kept = sorted(p.name for p in (tmp_path / ".baton/worktrees/fix-average").iterdir())
+    assert kept == ["1", "2"]
+    assert len(git(repo, "worktree", "list").splitlines()) == 3
+    assert "len(values)" in (tmp_path / ".baton/worktrees/fix-average/2/calc.py").read_text()

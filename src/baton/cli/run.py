@@ -67,6 +67,11 @@ def collect_specs(book: Playbook, items: str | None, objectives: tuple[str, ...]
     "--live/--no-live", default=None, help="Redraw the view in place (default: on a terminal)."
 )
 @click.option("--no-wait", is_flag=True, help="Stop when what is left waits only for people.")
+@click.option(
+    "--keep-worktrees",
+    is_flag=True,
+    help="Code work: leave every attempt's worktree in place (for debugging).",
+)
 @pass_context
 def run_cmd(
     ctx: Context,
@@ -76,6 +81,7 @@ def run_cmd(
     concurrency: int,
     live: bool | None,
     no_wait: bool,
+    keep_worktrees: bool,
 ) -> None:
     """Submit ITEMS to PLAYBOOK and run them to their outcomes, showing each step live.
 
@@ -86,7 +92,16 @@ def run_cmd(
     specs = collect_specs(book, items, objectives)
     sys.exit(
         ctx.run(
-            lambda store: run_live(ctx, store, [book], specs, concurrency, live, not no_wait),
+            lambda store: run_live(
+                ctx,
+                store,
+                [book],
+                specs,
+                concurrency,
+                live,
+                not no_wait,
+                keep_worktrees=keep_worktrees,
+            ),
             create=True,
             lasting=True,
         )
@@ -121,9 +136,19 @@ def submit_cmd(ctx: Context, playbook: str, items: str | None, objectives: tuple
     "--live/--no-live", default=None, help="Redraw the view in place (default: on a terminal)."
 )
 @click.option("--no-wait", is_flag=True, help="Stop when what is left waits only for people.")
+@click.option(
+    "--keep-worktrees",
+    is_flag=True,
+    help="Code work: leave every attempt's worktree in place (for debugging).",
+)
 @pass_context
 def resume_cmd(
-    ctx: Context, playbooks: tuple[str, ...], concurrency: int, live: bool | None, no_wait: bool
+    ctx: Context,
+    playbooks: tuple[str, ...],
+    concurrency: int,
+    live: bool | None,
+    no_wait: bool,
+    keep_worktrees: bool,
 ) -> None:
     """Finish every unfinished item in the store (after a crash, say).
 
@@ -150,6 +175,7 @@ def resume_cmd(
             live,
             not no_wait,
             [r.item_id for r in rows],
+            keep_worktrees=keep_worktrees,
         )
 
     sys.exit(ctx.run(go, lasting=True))
@@ -178,9 +204,18 @@ async def _recorded_playbook(store: Store, item_id: str, queue: str, ctx: Contex
     help="Seconds an item stays this worker's without renewal: how soon another worker "
     "takes over the items of one that died.",
 )
+@click.option(
+    "--keep-worktrees",
+    is_flag=True,
+    help="Code work: leave every attempt's worktree in place (for debugging).",
+)
 @pass_context
 def worker_cmd(
-    ctx: Context, playbooks: tuple[str, ...], concurrency: int, lease_seconds: float
+    ctx: Context,
+    playbooks: tuple[str, ...],
+    concurrency: int,
+    lease_seconds: float,
+    keep_worktrees: bool,
 ) -> None:
     """Work on the items of PLAYBOOKS as they arrive, until interrupted (Ctrl-C).
 
@@ -196,6 +231,7 @@ def worker_cmd(
             concurrency=concurrency,
             lease_seconds=lease_seconds,
             state_dir=state_dir(ctx),
+            keep_worktrees=keep_worktrees,
         )
         sub = engine.bus.subscribe()
 
@@ -240,10 +276,18 @@ async def run_live(
     wait_for_people: bool,
     ids: list[str] | None = None,
     beside: Callable[[Engine, LiveView], Awaitable[None]] | None = None,
+    *,
+    keep_worktrees: bool = False,
 ) -> int:
     """Run items with the live view; `beside` runs alongside until the engine stops."""
     started = time.time()
-    engine = Engine(store, books, concurrency=concurrency, state_dir=state_dir(ctx))
+    engine = Engine(
+        store,
+        books,
+        concurrency=concurrency,
+        state_dir=state_dir(ctx),
+        keep_worktrees=keep_worktrees,
+    )
     if specs is not None:
         submitted = await engine.submit(books[0], specs)
         ids = [item_id for item_id, _ in submitted]
