@@ -35,6 +35,9 @@ HUMAN_REQUESTED = "human.requested"  # wait (work | review | escalation), attemp
 # --- code work ------------------------------------------------------------------------
 CHANGE_APPLIED = "change.applied"  # attempt, how (branch | checkout | patch), target, by
 CHANGE_APPLY_FAILED = "change.apply_failed"  # attempt, how, error, by
+# --- access (the auth log) -------------------------------------------------------------
+TOKEN_CREATED = "token.created"  # id, name, role, digest (sha256 of the secret), by
+TOKEN_REVOKED = "token.revoked"  # id, by
 # --- fleet ----------------------------------------------------------------------------
 AGENT_PAUSED = "agent.paused"  # agent, by, reason
 AGENT_RESUMED = "agent.resumed"  # agent, by

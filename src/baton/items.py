@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._source import Located, parse_yaml, validate
 from .errors import InputError, ItemsError, NotFound, Problem
 from .playbook import Playbook
-from .types import Risk
+from .types import RESERVED_LOGS, Risk
 from .worktree import BaseProblem, resolve_base
 
 
@@ -51,6 +51,13 @@ class ItemSpec(BaseModel):
     acceptance: list[str] | None = Field(None, description="verifier names that must pass")
     cascade: list[str] | None = Field(None, description="agent names, in order, for this item")
     workspace: ItemWorkspace | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str | None) -> str | None:
+        if value in RESERVED_LOGS:
+            raise ValueError(f"{value!r} is reserved for baton's own log: choose another id")
+        return value
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

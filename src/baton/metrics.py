@@ -26,7 +26,7 @@ from rich.table import Table
 
 from . import events as ev
 from .events import Event
-from .types import FLEET_LOG
+from .types import RESERVED_LOGS
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -141,7 +141,7 @@ def compute(events: Iterable[Event], now: float | None = None) -> Metrics:
             score.cost += c
 
     for e in events:
-        if e.log == FLEET_LOG:
+        if e.log in RESERVED_LOGS:
             continue
         first = e.at if first is None else first
         last = e.at

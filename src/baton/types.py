@@ -11,6 +11,12 @@ AgentName = str
 FLEET_LOG: LogId = "fleet"
 """The log that records fleet-wide operator actions (agent pause / resume)."""
 
+AUTH_LOG: LogId = "auth"
+"""The log of API tokens (created, revoked): only their hashes."""
+
+RESERVED_LOGS = frozenset({FLEET_LOG, AUTH_LOG})
+"""Logs that are not items: no item may take these ids."""
+
 
 class Status(StrEnum):
     """Where an item is in the loop; what the board shows."""

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .. import metrics
+from .. import metrics, views
 from ..events import Event, verify_chain
 from ..feed import feed
 from ..ledger import load_state
@@ -120,26 +120,7 @@ def events_cmd(ctx: Context, follow: bool, item: str | None, after: int, as_json
 def inbox_cmd(ctx: Context, as_json: bool) -> None:
     """What waits for a person, oldest first: reviews to decide, work to do, escalations."""
 
-    async def go(store: Store) -> list[dict[str, Any]]:
-        rows = await store.query(waiting=True, limit=None)
-        out = []
-        for row in rows:
-            state = await load_state(store, row.item_id)
-            waiting = state.waiting or {}
-            out.append(
-                {
-                    "item": row.item_id,
-                    "wait": waiting.get("wait"),
-                    "since": waiting.get("since"),
-                    "reviewer": waiting.get("reviewer"),
-                    "attempt": waiting.get("attempt"),
-                    "reason": waiting.get("reason") or waiting.get("prompt") or "",
-                    "objective": row.objective,
-                }
-            )
-        return sorted(out, key=lambda r: r["since"] or 0)
-
-    entries = ctx.run(go)
+    entries = ctx.run(views.inbox)
     if as_json:
         _json(ctx, entries)
         return

@@ -10,13 +10,10 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .. import actions, metrics
-from ..errors import BatonError, InputError, NotFound
-from ..feed import feed
-from ..ledger import load_state
-from ..playbook import Playbook, load_playbook
+from .. import actions, views
+from ..errors import InputError, NotFound
 from ..store.base import Store
-from ..types import Decision, Status
+from ..types import Decision
 from . import Context, main, pass_context, whoami
 
 by_option = click.option(
@@ -145,7 +142,7 @@ def agents_group(click_ctx: click.Context, as_json: bool) -> None:
     if click_ctx.invoked_subcommand is not None:
         return
     ctx: Context = click_ctx.find_object(Context)
-    rows = ctx.run(_fleet)
+    rows = ctx.run(views.fleet)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -163,6 +160,7 @@ def agents_group(click_ctx: click.Context, as_json: bool) -> None:
         "running",
         "concurrency",
         "attempts",
+        "accepted",
         "note",
     ):
         table.add_column(column)
@@ -182,54 +180,6 @@ def agents_group(click_ctx: click.Context, as_json: bool) -> None:
     ctx.console.print(table)
 
 
-async def _fleet(store: Store) -> list[dict[str, Any]]:
-    """Agents of every playbook with items in the store: kind, pause state, load, record."""
-    paused = await actions.fleet_paused(store)
-    first_item: dict[str, str] = {}
-    running: dict[str, int] = {}
-    for row in await store.query(limit=None):
-        first_item.setdefault(row.queue, row.item_id)
-        if row.status == Status.RUNNING.value:
-            state = await load_state(store, row.item_id)
-            if state.current is not None and state.current.in_flight:
-                running[state.current.agent] = running.get(state.current.agent, 0) + 1
-    scores = {s.agent: s.to_dict() for s in metrics.compute([e async for e in feed(store)]).agents}
-    rows = []
-    for queue, item_id in first_item.items():
-        book = await _recorded(store, item_id)
-        if book is None:
-            continue
-        for name, slot in book.agents.items():
-            score = scores.get(name, {})
-            rows.append(
-                {
-                    "agent": name,
-                    "playbook": queue,
-                    "kind": slot.kind,
-                    "paused": name in paused,
-                    "running": running.get(name, 0),
-                    "concurrency": slot.concurrency,
-                    "attempts": score.get("attempts", 0),
-                    "accepted": score.get("accepted", 0),
-                    "acceptance_rate": score.get("acceptance_rate"),
-                    "note": (paused.get(name) or {}).get("reason", "") or "",
-                }
-            )
-    return rows
-
-
-async def _recorded(store: Store, item_id: str) -> Playbook | None:
-    """The playbook an item was submitted from, if it is still there and valid."""
-    first = (await store.load(item_id))[0]
-    path = (first.data.get("playbook") or {}).get("path")
-    if not path:
-        return None
-    try:
-        return load_playbook(path)
-    except BatonError:  # a playbook that moved or broke still lets us list the rest
-        return None
-
-
 @agents_group.command("pause")
 @click.argument("name")
 @click.option("-m", "--message", default="", help="Why (recorded).")
@@ -241,7 +191,7 @@ def pause_cmd(ctx: Context, name: str, message: str, force: bool, by: str) -> No
 
     async def go(store: Store) -> str:
         if not force:
-            known = sorted({r["agent"] for r in await _fleet(store)})
+            known = sorted({r["agent"] for r in await views.fleet(store)})
             if name not in known:
                 listed = ", ".join(known) or "none yet"
                 raise NotFound(

@@ -1,0 +1,88 @@
+"""What people look at, shared by the CLI and the API: the inbox and the fleet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import actions, metrics
+from .errors import BatonError
+from .feed import feed
+from .ledger import load_state
+from .playbook import Playbook, load_playbook
+from .store.base import Store
+from .types import Status
+
+
+async def inbox(store: Store) -> list[dict[str, Any]]:
+    """What waits for a person, oldest first: reviews to decide, work to do, escalations."""
+    out = []
+    for row in await store.query(waiting=True, limit=None):
+        state = await load_state(store, row.item_id)
+        waiting = state.waiting or {}
+        out.append(
+            {
+                "item": row.item_id,
+                "wait": waiting.get("wait"),
+                "since": waiting.get("since"),
+                "reviewer": waiting.get("reviewer"),
+                "attempt": waiting.get("attempt"),
+                "reason": waiting.get("reason") or waiting.get("prompt") or "",
+                "objective": row.objective,
+                "risk": state.spec.get("risk", "low"),
+            }
+        )
+    return sorted(out, key=lambda r: r["since"] or 0)
+
+
+async def fleet(store: Store, known: dict[str, Playbook] | None = None) -> list[dict[str, Any]]:
+    """Agents of every playbook with items in the store (and of `known` playbooks): kind,
+    pause state, load, and each agent's scorecard."""
+    paused = await actions.fleet_paused(store)
+    books: dict[str, Playbook] = dict(known or {})
+    first_item: dict[str, str] = {}
+    running: dict[str, int] = {}
+    for row in await store.query(limit=None):
+        first_item.setdefault(row.queue, row.item_id)
+        if row.status == Status.RUNNING.value:
+            state = await load_state(store, row.item_id)
+            for attempt in state.attempts:
+                if attempt.in_flight:
+                    running[attempt.agent] = running.get(attempt.agent, 0) + 1
+    for queue, item_id in first_item.items():
+        if queue not in books:
+            book = await recorded_playbook(store, item_id)
+            if book is not None:
+                books[queue] = book
+    scores = {s.agent: s.to_dict() for s in metrics.compute([e async for e in feed(store)]).agents}
+    rows = []
+    for queue, book in books.items():
+        for name, slot in book.agents.items():
+            score = scores.get(name, {})
+            rows.append(
+                {
+                    "agent": name,
+                    "playbook": queue,
+                    "kind": slot.kind,
+                    "paused": name in paused,
+                    "running": running.get(name, 0),
+                    "concurrency": slot.concurrency,
+                    "attempts": score.get("attempts", 0),
+                    "accepted": score.get("accepted", 0),
+                    "acceptance_rate": score.get("acceptance_rate"),
+                    "score": score,
+                    "note": (paused.get(name) or {}).get("reason", "") or "",
+                }
+            )
+    return rows
+
+
+async def recorded_playbook(store: Store, item_id: str) -> Playbook | None:
+    """The playbook an item was submitted from, if it is still there and valid."""
+    events = await store.load(item_id)
+    path = (events[0].data.get("playbook") or {}).get("path") if events else None
+    if not path:
+        return None
+    try:
+        return load_playbook(path)
+    except BatonError:  # a playbook that moved or broke still lets us list the rest
+        return None
