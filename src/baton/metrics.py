@@ -245,6 +245,30 @@ def compute(events: Iterable[Event], now: float | None = None) -> Metrics:
     )
 
 
+def series(events: Iterable[Event], bucket: float) -> list[tuple[float, Metrics]]:
+    """The figures over time: items grouped by when they reached their latest outcome, in
+    buckets of `bucket` seconds, each bucket's items measured as `compute` measures them
+    (so every definition above holds per bucket). Buckets without outcomes are left out."""
+    logs: dict[str, list[Event]] = {}
+    for e in events:
+        if e.log not in RESERVED_LOGS:
+            logs.setdefault(e.log, []).append(e)
+    buckets: dict[float, list[Event]] = {}
+    for log in logs.values():
+        ended = [e.at for e in log if e.kind in _OUTCOMES]
+        if not ended:
+            continue
+        start = ended[-1] - ended[-1] % bucket
+        buckets.setdefault(start, []).extend(log)
+    return [
+        (start, compute(sorted(found, key=lambda e: e.position), now=start + bucket))
+        for start, found in sorted(buckets.items())
+    ]
+
+
+_OUTCOMES = frozenset({ev.ITEM_ACCEPTED, ev.ITEM_ESCALATED, ev.ITEM_FAILED, ev.ITEM_CANCELLED})
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 

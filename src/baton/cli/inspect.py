@@ -10,7 +10,8 @@ import click
 from rich.table import Table
 
 from .. import metrics, views
-from ..events import Event, verify_chain
+from ..audit import verify_store
+from ..events import Event
 from ..feed import feed
 from ..ledger import load_state
 from ..store.base import Store
@@ -179,24 +180,13 @@ def audit_group() -> None:
 def audit_verify_cmd(ctx: Context) -> None:
     """Recompute every log's hash chain; report the first broken link of each log."""
 
-    async def go(store: Store) -> tuple[int, int, list[Any]]:
-        logs: dict[str, None] = {}
-        total = 0
-        async for event in feed(store):
-            logs.setdefault(event.log, None)
-            total += 1
-        broken = []
-        for log in logs:
-            link = verify_chain(await store.load(log))
-            if link is not None:
-                broken.append(link)
-        return len(logs), total, broken
-
-    logs, total, broken = ctx.run(go)
-    if not broken:
-        ctx.console.print(f"audit ok: {total} events in {logs} logs, every hash chain holds")
+    audit = ctx.run(verify_store)
+    if audit.ok:
+        ctx.console.print(
+            f"audit ok: {audit.events} events in {audit.logs} logs, every hash chain holds"
+        )
         return
-    for link in broken:
+    for link in audit.broken:
         ctx.console.print(
             f"BROKEN: log {link.log} at event #{link.seq}: {link.reason}", style="red"
         )
