@@ -3,6 +3,8 @@ output from the item's JSON schema, token usage and cost. A backend only complet
 
 The `llama` (on-device) and `openai` (any OpenAI-compatible endpoint) agents are a
 `ChatAgent` over their backend, so a playbook moves between them by changing one block.
+With `edits:` the agent changes files in the attempt's working folder instead of answering
+with text: that step lives in edits.py and asks the model through `ChatAgent.ask`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..errors import AgentError
 from ..plugins import AgentConfig
 from ..prompts import render_task
 from ..records import AgentResult, Task, Usage
+from .edits import EditsConfig, FileEditor
 
 DEFAULT_SYSTEM = (
     "You are a careful assistant doing one task. Follow the objective exactly. "
@@ -90,7 +93,14 @@ class ChatAgentConfig(AgentConfig):
     structured: bool = Field(
         False,
         description="when the item's acceptance includes a JSON schema, constrain the "
-        "model's output to it (grammar-constrained on llama.cpp)",
+        "model's output to it (grammar-constrained on llama.cpp); with edits in files "
+        "mode, to the shape of the files to write",
+    )
+    edits: EditsConfig | None = Field(
+        None,
+        description="the model edits files in the attempt's working folder (code work): "
+        "mode (files: whole new contents as JSON; diff: a unified diff), context (globs of "
+        "files shown to it), max_context_bytes",
     )
 
     def sampling(self, schema: dict[str, Any] | None, attempt: int = 1) -> Sampling:
@@ -124,9 +134,24 @@ class ChatAgent:
         ]
 
     async def run(self, task: Task) -> AgentResult:
+        if self.config.edits is not None:
+            return await FileEditor(self, self.config.edits).run(task)
         schema = schema_of(task) if self.config.structured else None
-        sampling = self.config.sampling(schema, task.attempt)
-        done = await self.backend.complete(self.messages(task), sampling)
+        done, usage = await self.ask(self.messages(task), schema, task.attempt)
+        data = None
+        if schema is not None:
+            try:
+                data = extract_json(done.text)
+            except ValueError:
+                data = None  # cut off at max_tokens, say: the schema check will tell
+        return AgentResult(text=done.text, data=data, usage=usage)
+
+    async def ask(
+        self, messages: list[Message], schema: dict[str, Any] | None, attempt: int = 1
+    ) -> tuple[Completion, Usage]:
+        """One completion and what it cost; an empty answer is an AgentError (with usage)."""
+        sampling = self.config.sampling(schema, attempt)
+        done = await self.backend.complete(messages, sampling)
         cost = self.price.cost(done.prompt_tokens, done.completion_tokens) if self.price else 0.0
         usage = Usage(done.prompt_tokens, done.completion_tokens, cost)
         if not done.text.strip():
@@ -135,13 +160,7 @@ class ChatAgent:
                 f"(finish reason: {done.finish_reason or 'unknown'})",
                 usage=usage,
             )
-        data = None
-        if schema is not None:
-            try:
-                data = extract_json(done.text)
-            except ValueError:
-                data = None  # cut off at max_tokens, say: the schema check will tell
-        return AgentResult(text=done.text, data=data, usage=usage)
+        return done, usage
 
 
 def schema_of(task: Task) -> dict[str, Any] | None:
