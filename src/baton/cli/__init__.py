@@ -102,6 +102,6 @@ def _report_warnings() -> None:
 
 pass_context = click.make_pass_decorator(Context)
 
-from . import apply, demo, inspect, people, run, transfer  # noqa: E402  (commands register)
+from . import apply, demo, inspect, people, run, serve, transfer  # noqa: E402  (commands register)
 
-__all__ = ["apply", "demo", "inspect", "main", "people", "run", "transfer"]
+__all__ = ["apply", "demo", "inspect", "main", "people", "run", "serve", "transfer"]

@@ -1,0 +1,145 @@
+"""The control plane's ASGI app: the REST API under /api, the web page at /, /healthz and
+/metrics (Prometheus text). Built from explicit configuration: a store, the playbooks
+items may be submitted to, and who the local user is."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from .. import metrics
+from ..auth import Role
+from ..errors import (
+    BatonError,
+    InputError,
+    InvalidAction,
+    NotFound,
+    StoreError,
+    UserError,
+    VersionConflict,
+)
+from ..feed import feed
+from ..playbook import Playbook
+from ..store.base import Store
+from .access import Access, need
+from .prometheus import exposition
+from .routes import router
+
+WEB = resources.files("baton.web")
+_WEB_FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+
+
+def create_app(
+    store: Store,
+    playbooks: list[Playbook] | None = None,
+    *,
+    local_user: str = "local",
+    loopback_only: bool = True,
+) -> FastAPI:
+    """The app over one store (the same the workers use)."""
+    app = FastAPI(
+        title="baton",
+        version=_version(),
+        description="The control plane of baton: items, decisions, agents, metrics, audit.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.store = store
+    app.state.playbooks = {b.name: b for b in playbooks or []}
+    app.state.access = Access(store, local_user, loopback_only)
+    app.include_router(router)
+    _errors(app)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, Any]:
+        """Alive, and the store answers."""
+        counts = await store.counts()
+        return {"ok": True, "items": sum(counts.values())}
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["metrics"])
+    async def prometheus(request: Request) -> PlainTextResponse:
+        """Every figure in Prometheus text format (for a scraper: a viewer token)."""
+        need(await request.app.state.access.identify(request), Role.VIEWER)
+        events = [e async for e in feed(store)]
+        return PlainTextResponse(
+            exposition(await store.counts(), metrics.compute(events)),
+            media_type="text/plain; version=0.0.4; charset=utf-8",
+        )
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> Response:
+        return Response(WEB.joinpath("index.html").read_bytes(), media_type="text/html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        media = _WEB_FILES.get(name)
+        if media is None:
+            return JSONResponse({"detail": f"no such file: {name}"}, status_code=404)
+        return Response(
+            WEB.joinpath(name).read_bytes(),
+            media_type=media,
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    """baton's errors as 4xx answers that say what to fix; a store out of reach as 503."""
+
+    def answer(status: int, exc: BatonError, **extra: Any) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), **extra}, status_code=status)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return answer(404, exc)
+
+    @app.exception_handler(InvalidAction)
+    async def invalid(_: Request, exc: InvalidAction) -> JSONResponse:
+        return answer(409, exc)
+
+    @app.exception_handler(InputError)
+    async def bad_input(_: Request, exc: InputError) -> JSONResponse:
+        problems = [{"where": p.file, "field": p.field, "message": p.message} for p in exc.problems]
+        return answer(422, exc, problems=problems)
+
+    @app.exception_handler(UserError)
+    async def user_error(_: Request, exc: UserError) -> JSONResponse:
+        return answer(400, exc)
+
+    @app.exception_handler(VersionConflict)
+    async def conflict(_: Request, exc: VersionConflict) -> JSONResponse:
+        return answer(409, exc)
+
+    @app.exception_handler(StoreError)
+    async def store_error(_: Request, exc: StoreError) -> JSONResponse:
+        return answer(503, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "message": e.get("msg", "invalid"),
+            }
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        return JSONResponse({"detail": detail, "problems": problems}, status_code=422)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("baton")
+    except PackageNotFoundError:
+        return "0"

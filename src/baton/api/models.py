@@ -1,0 +1,112 @@
+"""The API's request and response shapes (they make the OpenAPI spec in docs/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..auth import Role
+from ..items import ItemSpec
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Login(Strict):
+    token: str = Field(min_length=1, max_length=200, description="an API token: baton_...")
+
+
+class SessionInfo(BaseModel):
+    name: str
+    role: Role
+    csrf: str | None = Field(None, description="send as X-CSRF-Token with cookie requests")
+    open: bool = Field(False, description="no token exists: the local user acts as admin")
+
+
+class Submit(Strict):
+    playbook: str = Field(min_length=1, max_length=64, description="one the server loaded")
+    items: list[ItemSpec] = Field(min_length=1, max_length=1000)
+
+
+class Submitted(BaseModel):
+    id: str
+    submitted: bool = Field(description="false: an item with this id existed already")
+
+
+class Comments(Strict):
+    comments: str = Field("", max_length=20_000)
+
+
+class ChangesRequested(Strict):
+    comments: str = Field(min_length=1, max_length=20_000, description="what to change")
+    attempts: int = Field(1, ge=1, le=100, description="for an escalated item: attempts to add")
+    tokens: int = Field(0, ge=0, le=100_000_000)
+    cost: float = Field(0.0, ge=0, le=1_000_000)
+
+
+class Reason(Strict):
+    reason: str = Field("", max_length=2_000)
+
+
+class Result(Strict):
+    text: str = Field("", max_length=1_000_000)
+    data: Any = None
+
+
+class NewToken(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+    role: Role
+
+
+class Message(BaseModel):
+    message: str
+
+
+class ItemRow(BaseModel):
+    item_id: str
+    queue: str
+    status: str
+    runnable: bool
+    waiting: str | None
+    version: int
+    attempts: int
+    objective: str
+    created_at: float
+    updated_at: float
+    lease_owner: str | None = None
+    lease_until: float | None = None
+
+
+class ItemsPage(BaseModel):
+    items: list[ItemRow]
+    limit: int
+    offset: int
+    counts: dict[str, int] = Field(description="items in each status, in the whole store")
+
+
+class EventOut(BaseModel):
+    log: str
+    seq: int
+    kind: str
+    at: float
+    data: dict[str, Any]
+    prev: str
+    hash: str
+    position: int
+
+
+class ItemDetail(BaseModel):
+    item: ItemRow
+    attempts: list[dict[str, Any]] = Field(description="each attempt: input, output, change")
+    events: list[EventOut] = Field(description="the whole timeline")
+    waiting: dict[str, Any] | None = None
+    outcome: str | None = None
+
+
+class AuditOut(BaseModel):
+    ok: bool
+    logs: int
+    events: int
+    broken: list[dict[str, Any]]

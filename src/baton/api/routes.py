@@ -1,0 +1,422 @@
+"""The REST routes: items, decisions, the inbox, agents, metrics, the audit, the live
+stream, tokens and the web page's session. Every input is validated by its model; every
+decision records who made it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from .. import actions, auth, metrics, views
+from ..audit import verify_store
+from ..auth import Identity, Role
+from ..engine import Engine
+from ..errors import InvalidAction, ItemsError, NotFound
+from ..feed import PAGE, feed
+from ..items import check_against, with_ids
+from ..ledger import load_state
+from ..playbook import Playbook
+from ..state import AttemptState, ItemState
+from ..store.base import Store
+from ..types import AUTH_LOG, Decision, Status
+from . import models as m
+from .access import SESSION_COOKIE, SESSION_SECONDS, Access, need
+
+router = APIRouter(prefix="/api")
+Statuses = list[Status]
+
+
+def _access(request: Request) -> Access:
+    return request.app.state.access  # type: ignore[no-any-return]
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def _playbooks(request: Request) -> dict[str, Playbook]:
+    return request.app.state.playbooks  # type: ignore[no-any-return]
+
+
+async def _identity(request: Request) -> Identity:
+    return await _access(request).identify(request)
+
+
+def role(needed: Role) -> Callable[..., Coroutine[Any, Any, Identity]]:
+    async def dependency(identity: Annotated[Identity, Depends(_identity)]) -> Identity:
+        return need(identity, needed)
+
+    return dependency
+
+
+Viewer = Annotated[Identity, Depends(role(Role.VIEWER))]
+Reviewer = Annotated[Identity, Depends(role(Role.REVIEWER))]
+Operator = Annotated[Identity, Depends(role(Role.OPERATOR))]
+Admin = Annotated[Identity, Depends(role(Role.ADMIN))]
+
+
+# --- the session (the web page logs in with a token) ----------------------------------
+@router.post("/session", response_model=m.SessionInfo, tags=["session"])
+async def login(body: m.Login, request: Request, response: Response) -> m.SessionInfo:
+    """Exchange a token for a session cookie (HttpOnly, SameSite=Strict) and a CSRF token."""
+    access = _access(request)
+    identity = auth.check(await access.tokens(), body.token)
+    if identity is None:
+        raise HTTPException(401, "the token is unknown, malformed or revoked")
+    key, session = access.start_session(identity)
+    response.set_cookie(
+        SESSION_COOKIE,
+        key,
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return m.SessionInfo(name=identity.name, role=identity.role, csrf=session.csrf)
+
+
+@router.get("/session", response_model=m.SessionInfo, tags=["session"])
+async def whoami(request: Request, identity: Viewer) -> m.SessionInfo:
+    """Who this request acts as (and the session's CSRF token, for the web page)."""
+    session = _access(request).session(request)
+    return m.SessionInfo(
+        name=identity.name,
+        role=identity.role,
+        csrf=session.csrf if session else None,
+        open=identity.token_id is None,
+    )
+
+
+@router.delete("/session", response_model=m.Message, tags=["session"])
+async def logout(request: Request, response: Response) -> m.Message:
+    key = request.cookies.get(SESSION_COOKIE)
+    if key:
+        _access(request).sessions.pop(key, None)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return m.Message(message="logged out")
+
+
+# --- items ----------------------------------------------------------------------------
+@router.get("/playbooks", tags=["items"])
+async def playbooks(request: Request, _: Viewer) -> list[dict[str, Any]]:
+    """The playbooks this server submits items to."""
+    return [
+        {
+            "name": b.name,
+            "description": b.description,
+            "agents": list(b.agents),
+            "cascade": list(b.cascade),
+            "reviewers": list(b.reviewers),
+            "verifiers": list(b.verifiers),
+            "budget": b.budget.model_dump(),
+            "code_work": bool(b.workspace and b.workspace.repo),
+        }
+        for b in _playbooks(request).values()
+    ]
+
+
+@router.get("/items", response_model=m.ItemsPage, tags=["items"])
+async def list_items(
+    request: Request,
+    _: Viewer,
+    status: Annotated[Statuses | None, Query(description="any of these statuses")] = None,
+    queue: Annotated[str | None, Query(max_length=64)] = None,
+    waiting: Annotated[bool | None, Query(description="parked for a person")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> m.ItemsPage:
+    """Items, oldest first, filtered and paged."""
+    store = _store(request)
+    rows = await store.query(
+        statuses=[s.value for s in status] if status else None,
+        queue=queue,
+        waiting=waiting,
+        limit=limit,
+        offset=offset,
+    )
+    return m.ItemsPage(
+        items=[m.ItemRow(**r._asdict()) for r in rows],
+        limit=limit,
+        offset=offset,
+        counts=await store.counts(),
+    )
+
+
+@router.post("/items", response_model=list[m.Submitted], status_code=201, tags=["items"])
+async def submit(body: m.Submit, request: Request, _: Operator) -> list[m.Submitted]:
+    """Submit items to a playbook this server loaded; workers run them."""
+    book = _playbooks(request).get(body.playbook)
+    if book is None:
+        known = ", ".join(_playbooks(request)) or "none: start `baton serve PLAYBOOK...`"
+        raise NotFound(f"playbook: no playbook {body.playbook!r} here (known: {known})")
+    from .._source import Located
+
+    problems = []
+    for i, spec in enumerate(body.items):
+        src = Located("request", {"items": [s.to_dict() for s in body.items]}, {})
+        problems.extend(check_against(spec, book, src, ("items", i)))
+        if spec.workspace is not None:
+            raise ItemsError(
+                [
+                    src.problem(
+                        ("items", i, "workspace"),
+                        "an item's own repository is given in an items file, not through the API",
+                    )
+                ]
+            )
+    if problems:
+        raise ItemsError(problems)
+    specs = with_ids(list(body.items), book.name)
+    done = await Engine(_store(request), book).submit(book, specs)
+    return [m.Submitted(id=item_id, submitted=new) for item_id, new in done]
+
+
+@router.get("/items/{item_id}", response_model=m.ItemDetail, tags=["items"])
+async def show(item_id: str, request: Request, _: Viewer) -> m.ItemDetail:
+    """An item's whole record: summary, attempts (input, output, change, checks, reviews,
+    feedback) and every event."""
+    store = _store(request)
+    events = await store.load(item_id)
+    rows = await store.query(item_ids=[item_id], limit=1)
+    if not events or not rows:
+        raise NotFound(f"no item {item_id!r} in this store")
+    state = await load_state(store, item_id)
+    return m.ItemDetail(
+        item=m.ItemRow(**rows[0]._asdict()),
+        attempts=[attempt_dict(state, a) for a in state.attempts],
+        events=[m.EventOut(**e.to_dict()) for e in events],
+        waiting=state.waiting,
+        outcome=state.outcome.value if state.outcome else None,
+    )
+
+
+@router.get("/items/{item_id}/attempts", tags=["items"])
+async def attempts(item_id: str, request: Request, _: Viewer) -> list[dict[str, Any]]:
+    """Each attempt: what it was given, its output and change (diff), checks with evidence,
+    reviews with comments, and the feedback handed on."""
+    state = await load_state(_store(request), item_id)
+    return [attempt_dict(state, a) for a in state.attempts]
+
+
+def attempt_dict(state: ItemState, a: AttemptState) -> dict[str, Any]:
+    return {
+        "attempt": a.n,
+        "agent": a.agent,
+        "round": a.round,
+        "started_at": a.started_at,
+        "finished_at": a.finished_at,
+        "input": a.task,
+        "output": a.output,
+        "error": a.error,
+        "abandoned": a.abandoned,
+        "usage": a.usage,
+        "checks": list(a.checks.values()),
+        "reviews": list(a.reviews.values()),
+        "feedback": a.feedback,
+        "accepted": state.accepted_attempt == a.n,
+    }
+
+
+async def _decide(
+    request: Request, item_id: str, decision: Decision, who: Identity, text: str, **more: Any
+) -> m.Message:
+    store = _store(request)
+    done = await actions.decide_review(store, item_id, decision, who.by, text, **more)
+    return m.Message(message=done)
+
+
+@router.post("/items/{item_id}/approve", response_model=m.Message, tags=["decisions"])
+async def approve(item_id: str, body: m.Comments, request: Request, who: Reviewer) -> m.Message:
+    return await _decide(request, item_id, Decision.APPROVE, who, body.comments)
+
+
+@router.post("/items/{item_id}/request-changes", response_model=m.Message, tags=["decisions"])
+async def request_changes(
+    item_id: str, body: m.ChangesRequested, request: Request, who: Reviewer
+) -> m.Message:
+    """Send the attempt back with comments (an escalated item reopens with more budget)."""
+    extra = {"attempts": body.attempts, "tokens": body.tokens, "cost": body.cost}
+    return await _decide(request, item_id, Decision.REQUEST_CHANGES, who, body.comments, **extra)
+
+
+@router.post("/items/{item_id}/reject", response_model=m.Message, tags=["decisions"])
+async def reject(item_id: str, body: m.Comments, request: Request, who: Reviewer) -> m.Message:
+    return await _decide(request, item_id, Decision.REJECT, who, body.comments)
+
+
+@router.post("/items/{item_id}/result", response_model=m.Message, tags=["decisions"])
+async def submit_result(item_id: str, body: m.Result, request: Request, who: Reviewer) -> m.Message:
+    """Deliver a person's work for an item whose agent is a human."""
+    done = await actions.submit_result(_store(request), item_id, who.by, body.text, body.data)
+    return m.Message(message=done)
+
+
+@router.post("/items/{item_id}/cancel", response_model=m.Message, tags=["items"])
+async def cancel(item_id: str, body: m.Reason, request: Request, who: Operator) -> m.Message:
+    return m.Message(message=await actions.cancel(_store(request), item_id, who.by, body.reason))
+
+
+@router.get("/inbox", tags=["decisions"])
+async def inbox(request: Request, _: Viewer) -> list[dict[str, Any]]:
+    """What waits for a person, oldest first."""
+    return await views.inbox(_store(request))
+
+
+# --- the fleet, the numbers, the record -------------------------------------------------
+@router.get("/agents", tags=["agents"])
+async def agents(request: Request, _: Viewer) -> list[dict[str, Any]]:
+    """Every agent: state (paused or active), load, concurrency, and its scorecard."""
+    return await views.fleet(_store(request), _playbooks(request))
+
+
+async def _known_agent(request: Request, name: str) -> None:
+    known = {r["agent"] for r in await views.fleet(_store(request), _playbooks(request))}
+    if name not in known:
+        listed = ", ".join(sorted(known)) or "none yet"
+        raise NotFound(f"no agent {name!r} in this store's playbooks (known: {listed})")
+
+
+@router.post("/agents/{name}/pause", response_model=m.Message, tags=["agents"])
+async def pause(name: str, body: m.Reason, request: Request, who: Operator) -> m.Message:
+    """The kill switch: every engine stops delegating to the agent within a second."""
+    await _known_agent(request, name)
+    done = await actions.set_paused(_store(request), name, True, who.by, body.reason)
+    return m.Message(message=done)
+
+
+@router.post("/agents/{name}/resume", response_model=m.Message, tags=["agents"])
+async def resume(name: str, request: Request, who: Operator) -> m.Message:
+    await _known_agent(request, name)
+    return m.Message(message=await actions.set_paused(_store(request), name, False, who.by))
+
+
+@router.get("/metrics", tags=["metrics"])
+async def metrics_now(request: Request, _: Viewer) -> dict[str, Any]:
+    """Every figure, computed from the event log."""
+    events = [e async for e in feed(_store(request))]
+    return metrics.compute(events, now=time.time()).to_dict()
+
+
+@router.get("/metrics/series", tags=["metrics"])
+async def metrics_series(
+    request: Request,
+    _: Viewer,
+    bucket: Annotated[float, Query(ge=1, le=30 * 86400, description="seconds")] = 3600,
+) -> list[dict[str, Any]]:
+    """The figures over time: items by when they reached their outcome, per bucket."""
+    events = [e async for e in feed(_store(request))]
+    return [
+        {"start": start, "seconds": bucket, **figures.to_dict()}
+        for start, figures in metrics.series(events, bucket)
+    ]
+
+
+@router.get("/audit", response_model=m.AuditOut, tags=["metrics"])
+async def audit(request: Request, _: Viewer) -> m.AuditOut:
+    """Every hash chain recomputed; the first broken link of each log."""
+    found = await verify_store(_store(request))
+    broken = [{"log": b.log, "seq": b.seq, "reason": b.reason} for b in found.broken]
+    return m.AuditOut(ok=found.ok, logs=found.logs, events=found.events, broken=broken)
+
+
+@router.get("/events", response_model=list[m.EventOut], tags=["events"])
+async def events(
+    request: Request,
+    _: Viewer,
+    after: Annotated[int, Query(ge=0, le=2**53)] = 0,
+    limit: Annotated[int, Query(ge=1, le=PAGE)] = 100,
+    item: Annotated[str | None, Query(max_length=128)] = None,
+) -> list[m.EventOut]:
+    """A page of the global event log from a position (`/api/stream` follows it live)."""
+    found = await _store(request).read(after, limit)
+    return [m.EventOut(**e.to_dict()) for e in found if item is None or e.log == item]
+
+
+@router.get("/stream", tags=["events"])
+async def stream(
+    request: Request,
+    _: Viewer,
+    after: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: every event from `after` (or Last-Event-ID, or now) as it
+    happens, in order, from every process; a comment every 15 s keeps the line open."""
+    store = _store(request)
+    start = after
+    if start is None:
+        last = request.headers.get("last-event-id", "")
+        start = int(last) if last.isdigit() else await _last_position(store)
+    return StreamingResponse(
+        _sse(store, start),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _last_position(store: Store) -> int:
+    """The global position of the newest event (the live stream starts after it)."""
+    low, high = 0, 1
+    while await store.read(high - 1, 1):  # grow until past the end, then bisect
+        low, high = high, high * 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        if await store.read(mid - 1, 1):
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+async def _sse(store: Store, after: int) -> AsyncIterator[str]:
+    woken = asyncio.Event()
+    unwatch = store.watch("feed", woken.set)
+    try:
+        yield ": baton event stream\n\n"
+        while True:
+            woken.clear()
+            page = await store.read(after, PAGE)
+            for event in page:
+                after = event.position
+                body = json.dumps(event.to_dict(), ensure_ascii=False)
+                yield f"id: {event.position}\nevent: baton\ndata: {body}\n\n"
+            if len(page) == PAGE:
+                continue
+            try:
+                await asyncio.wait_for(woken.wait(), 15)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+    finally:
+        unwatch()
+
+
+# --- tokens ------------------------------------------------------------------------------
+@router.get("/tokens", tags=["tokens"])
+async def list_tokens(request: Request, _: Admin) -> list[dict[str, Any]]:
+    """Every token (never its secret)."""
+    found = auth.tokens_of(await _store(request).load(AUTH_LOG))
+    return [t.to_dict() for t in found.values()]
+
+
+@router.post("/tokens", status_code=201, tags=["tokens"])
+async def create_token(body: m.NewToken, request: Request, who: Admin) -> dict[str, Any]:
+    """A new token: its secret is in this answer and nowhere else, ever."""
+    secret, record = await auth.create_token(_store(request), body.name, body.role, who.by)
+    _access(request).forget_tokens()
+    return {"token": secret, **record.to_dict()}
+
+
+@router.delete("/tokens/{token_id}", response_model=m.Message, tags=["tokens"])
+async def revoke_token(token_id: str, request: Request, who: Admin) -> m.Message:
+    if who.token_id == token_id:
+        raise InvalidAction("a token cannot revoke itself: use another admin token")
+    record = await auth.revoke_token(_store(request), token_id, who.by)
+    access = _access(request)
+    access.forget_tokens()
+    access.end_sessions_of(record.id)
+    return m.Message(message=f"token {record.id} ({record.name}) revoked")
