@@ -60,6 +60,30 @@ class NewToken(Strict):
     role: Role
 
 
+class Problem(BaseModel):
+    field: str = ""
+    message: str
+    where: str | None = None
+
+
+class Error(BaseModel):
+    """Every error answer: what is wrong, and for invalid input each problem with its field."""
+
+    detail: str
+    problems: list[Problem] | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error, "description": "a request that cannot be done as asked"},
+    401: {"model": Error, "description": "no valid token or session"},
+    403: {"model": Error, "description": "the role does not allow it, or the CSRF header is wrong"},
+    404: {"model": Error, "description": "no such item, agent, playbook or token"},
+    409: {"model": Error, "description": "the item's state does not allow it"},
+    422: {"model": Error, "description": "invalid input; `problems` names each field"},
+    503: {"model": Error, "description": "the store is out of reach"},
+}
+
+
 class Message(BaseModel):
     message: str
 

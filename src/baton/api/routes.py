@@ -28,7 +28,7 @@ from ..types import AUTH_LOG, Decision, Status
 from . import models as m
 from .access import SESSION_COOKIE, SESSION_SECONDS, Access, need
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=m.ERRORS)
 Statuses = list[Status]
 
 
