@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import json
 import re
 import sys
@@ -16,11 +18,12 @@ def import_callable(spec: str, paths: Iterable[Path] = ()) -> Callable[..., Any]
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"expected 'module:function', got {spec!r}")
+    paths = list(paths)
     for folder in paths:
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
     try:
-        module = importlib.import_module(module_name)
+        module = _own_module(module_name, paths) or importlib.import_module(module_name)
     except Exception as exc:
         raise ValueError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
     target: Any = module
@@ -32,6 +35,32 @@ def import_callable(spec: str, paths: Iterable[Path] = ()) -> Callable[..., Any]
     if not callable(target):
         raise ValueError(f"{spec!r} is not callable")
     return target
+
+
+def _own_module(name: str, paths: list[Path]) -> Any:
+    """The module file `name` in the given folders, when another folder's module already
+    took that name in this process (two playbooks each with a `clean.py`): loaded under a
+    name of its own, so each playbook gets its own code. None: import it the usual way."""
+    if "." in name or name not in sys.modules:
+        return None
+    taken = getattr(sys.modules[name], "__file__", None)
+    for folder in paths:
+        file = folder / f"{name}.py"
+        if not file.is_file():
+            continue
+        if taken and Path(taken).resolve() == file.resolve():
+            return sys.modules[name]
+        private = f"_baton_{hashlib.sha1(str(file.resolve()).encode()).hexdigest()[:12]}_{name}"
+        if private in sys.modules:
+            return sys.modules[private]
+        spec = importlib.util.spec_from_file_location(private, file)
+        if spec is None or spec.loader is None:
+            return None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[private] = module
+        spec.loader.exec_module(module)
+        return module
+    return None
 
 
 def clip(text: str, limit: int) -> str:

@@ -177,3 +177,15 @@ def test_path_is_relative_to_the_playbook_folder(tmp_path: Path, module: str) ->
         PythonAgentConfig(function=f"{module}:text", path=["elsewhere"]).build("py", ctx(tmp_path))
     built = PythonAgentConfig(function=f"{module}:text", path=[str(tmp_path / "lib")])
     assert built.build("py", ctx(tmp_path / "other")).name == "py"
+
+
+def test_two_playbooks_with_modules_of_one_name_each_get_their_own(tmp_path: Path) -> None:
+    from baton._util import import_callable
+
+    for name, answer in (("one", "first"), ("two", "second")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "samename_helper.py").write_text(f"def f():\n    return {answer!r}\n")
+    first = import_callable("samename_helper:f", [tmp_path / "one"])
+    second = import_callable("samename_helper:f", [tmp_path / "two"])
+    assert (first(), second()) == ("first", "second")
+    assert import_callable("samename_helper:f", [tmp_path / "one"])() == "first"
