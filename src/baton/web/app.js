@@ -161,7 +161,7 @@ function submitForm(books) {
       } catch (e) { toast(e.message, true); }
     },
   }, h("h3", {}, "Submit work"), h("div", { class: "decide" }, select, text,
-    h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Submit"))));
+    h("div", { class: "row" }, h("button", { class: "primary", type: "submit", id: "submit-button" }, "Submit"))));
 }
 
 function diffBlock(diff) {
