@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import repos
 from tests.conftest import Baton
+from tests.repos import git
 
 CALC = """\
 def average(values):
@@ -76,23 +78,8 @@ budget:
 """
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 def make_repo(folder: Path) -> Path:
-    repo = folder / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "dev@example.com")
-    git(repo, "config", "user.name", "Dev")
-    (repo / "calc.py").write_text(CALC)
-    (repo / "test_calc.py").write_text(TEST_CALC)
-    git(repo, "add", ".")
-    git(repo, "commit", "-qm", "calc with a bug")
-    return repo
+    return repos.make_repo(folder, {"calc.py": CALC, "test_calc.py": TEST_CALC}, "calc with a bug")
 
 
 def project(folder: Path, agent: str = "fixer.py", extra: str = "") -> Path:

@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from baton.worktree import allowed
+from tests import repos
 from tests.conftest import Baton
+from tests.repos import git
 
 if os.environ.get("CI") != "true":
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (baton[llama])")
@@ -64,23 +65,8 @@ CLEAR_REASONS = re.compile(
 )
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 def make_repo(folder: Path) -> Path:
-    repo = folder / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "dev@example.com")
-    git(repo, "config", "user.name", "Dev")
-    (repo / "calc.py").write_text(CALC)
-    (repo / "test_calc.py").write_text(TEST_CALC)
-    git(repo, "add", ".")
-    git(repo, "commit", "-qm", "add() subtracts")
-    return repo
+    return repos.make_repo(folder, {"calc.py": CALC, "test_calc.py": TEST_CALC}, "add() subtracts")
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@ inside the folder; a scripted backend over a real git repository."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from baton.agents.chat import ChatAgent, ChatAgentConfig, Completion, Message, S
 from baton.agents.edits import FILES_SCHEMA, EditsConfig
 from baton.errors import AgentError
 from baton.records import Task
+from tests.repos import git, make_repo
 
 CALC = "def average(values):\n    return sum(values) / (len(values) + 1)\n"
 FIXED = "def average(values):\n    return sum(values) / len(values)\n"
@@ -48,23 +48,9 @@ class Backend:
         return self.calls[-1][0][-1]["content"]
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "dev@example.com")
-    git(repo, "config", "user.name", "Dev")
-    (repo / "calc.py").write_text(CALC)
-    git(repo, "add", ".")
-    git(repo, "commit", "-qm", "calc with a bug")
-    return repo
+    return make_repo(tmp_path, {"calc.py": CALC}, "calc with a bug")
 
 
 def agent(backend: Backend, structured: bool = False, **edits: Any) -> ChatAgent:
