@@ -148,24 +148,28 @@ def test_three_workers_finish_200_items_exactly_once_and_a_tail_sees_them_all(
         text=True,
         start_new_session=True,
     )
-    workers = start_workers(tmp_path, url, 3)
     try:
-        baton("--store", url, "submit", "playbook.yaml", "items.jsonl", check=True)
-        wait_until(lambda: accepted_count(baton, url) == 200, 120, "200 accepted items")
+        workers = start_workers(tmp_path, url, 3)
+        try:
+            baton("--store", url, "submit", "playbook.yaml", "items.jsonl", check=True)
+            wait_until(lambda: accepted_count(baton, url) == 200, 120, "200 accepted items")
+        finally:
+            errs = stop(workers)
+        assert all(w.returncode == 130 for w in workers), errs
+        by_kind = events_by_kind(baton, url)
+        assert_exactly_once(tmp_path, by_kind, ids)
+        pids = {line.split()[2] for line in lines(tmp_path, "finished.log")}
+        assert len(pids) == 3, "every worker took a share of the work"
+        total = sum(sum(c.values()) for c in by_kind.values())
+        time.sleep(1.5)  # let the tail catch up with the last events
+        os.killpg(tail.pid, signal.SIGINT)
+        _, err = tail.communicate(timeout=30)
+        assert tail.returncode == 0, err
     finally:
-        errs = stop(workers)
-    assert all(w.returncode == 130 for w in workers), errs
-    by_kind = events_by_kind(baton, url)
-    assert_exactly_once(tmp_path, by_kind, ids)
-    pids = {line.split()[2] for line in lines(tmp_path, "finished.log")}
-    assert len(pids) == 3, "every worker took a share of the work"
-
-    total = sum(sum(c.values()) for c in by_kind.values())
-    time.sleep(1.5)  # let the tail catch up with the last events
-    os.killpg(tail.pid, signal.SIGINT)
-    _, err = tail.communicate(timeout=30)
-    tail_out.close()
-    assert tail.returncode == 0, err
+        if tail.poll() is None:  # a failure above must not leave the tail running
+            os.killpg(tail.pid, signal.SIGKILL)
+            tail.wait(10)
+        tail_out.close()
     seen = [json.loads(line) for line in lines(tmp_path, "tail.jsonl")]
     assert [e["position"] for e in seen] == list(range(1, total + 1))  # all, in order, once
     assert sum(1 for e in seen if e["kind"] == "item.accepted") == 200
