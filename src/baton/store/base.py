@@ -118,15 +118,19 @@ TOPICS: tuple[Topic, ...] = ("feed", "work")
 
 
 class Watchers:
-    """The callbacks watching each topic of one store; what every backend's `watch` uses."""
+    """The callbacks watching each topic of one store; what every backend's `watch` uses.
+
+    `feed` and `work` are the lists themselves, so a backend's hot path checks a list's
+    truth rather than calling a method."""
 
     def __init__(self) -> None:
-        self._callbacks: dict[str, list[Callable[[], None]]] = {t: [] for t in TOPICS}
+        self.feed: list[Callable[[], None]] = []
+        self.work: list[Callable[[], None]] = []
 
     def add(self, topic: Topic, callback: Callable[[], None]) -> Callable[[], None]:
-        if topic not in self._callbacks:
+        if topic not in TOPICS:
             raise ValueError(f"unknown topic {topic!r} (expected one of {', '.join(TOPICS)})")
-        callbacks = self._callbacks[topic]
+        callbacks = self.feed if topic == "feed" else self.work
         callbacks.append(callback)
 
         def stop() -> None:
@@ -136,12 +140,12 @@ class Watchers:
         return stop
 
     def __bool__(self) -> bool:
-        return any(self._callbacks.values())
+        return bool(self.feed or self.work)
 
     def wanted(self, topic: Topic) -> bool:
-        return bool(self._callbacks[topic])
+        return bool(self.feed if topic == "feed" else self.work)
 
     def notify(self, *topics: Topic) -> None:
         for topic in topics or TOPICS:
-            for callback in list(self._callbacks[topic]):
+            for callback in list(self.feed if topic == "feed" else self.work):
                 callback()

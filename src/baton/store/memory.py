@@ -47,10 +47,11 @@ class MemoryStore:
             else:
                 self._runnable.pop(log, None)
                 self._leases.pop(log, None)
-        if self._watchers:
-            self._watchers.notify("feed")
-            if summary is not None and summary.runnable and log not in self._leases:
-                self._watchers.notify("work")
+        watchers = self._watchers
+        if watchers.feed:
+            watchers.notify("feed")
+        if watchers.work and summary is not None and summary.runnable and log not in self._leases:
+            watchers.notify("work")
         return stored
 
     async def load(self, log: str, after: int = 0) -> list[Event]:
