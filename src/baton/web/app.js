@@ -208,11 +208,24 @@ function decisionForm(item, waiting) {
       h("button", { class: "reject", id: "reject", onclick: need(() => act(`${base}/reject`, { comments: comments.value }, reload)) }, "Reject")));
 }
 
+// what an attempt was handed besides the objective (as `baton show` says it)
+function given(input) {
+  const b = input.budget || {};
+  const left = [`${b.attempts} attempt(s)`];
+  if (b.seconds !== null && b.seconds !== undefined) left.push(`${Math.round(b.seconds)}s`);
+  if (b.tokens !== null && b.tokens !== undefined) left.push(`${b.tokens} tokens`);
+  if (b.cost !== null && b.cost !== undefined) left.push(`${num(b.cost, 4)} cost`);
+  const checks = (input.acceptance || []).join(", ") || "none";
+  const where = input.workdir ? `; in ${input.workdir}` : "";
+  return `given: checks ${checks}; ${(input.feedback || []).length} feedback point(s); budget left ${left.join(", ")}${where}`;
+}
+
 async function item(id) {
   const d = await api(`/api/items/${encodeURIComponent(id)}`);
   const attempts = d.attempts.map((a) => h("div", { class: `panel attempt${a.accepted ? " accepted" : ""}` },
     h("h3", {}, `Attempt ${a.attempt} by ${a.agent}`, a.accepted ? " — accepted" : "", a.abandoned ? " — abandoned" : ""),
     h("p", { class: "muted" }, `started ${when(a.started_at)}; ${a.finished_at ? "finished " + when(a.finished_at) : "not finished"}; ${secs(a.usage && a.usage.seconds)}`),
+    a.input ? h("p", { class: "muted" }, given(a.input)) : null,
     a.input && a.input.feedback && a.input.feedback.length
       ? [h("h3", {}, "Feedback it was given"), h("ul", {}, a.input.feedback.map((f) => h("li", {}, `${f.source}: `, h("pre", {}, f.message))))] : null,
     a.output ? [h("h3", {}, "Output"), output(a.output)] : null,
