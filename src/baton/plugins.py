@@ -55,6 +55,17 @@ class BuildContext:
             raise ValueError(f"unknown agent {name!r} (known: {known})")
         return self.agents[name]
 
+    def answering_agent(self, name: str, role: str) -> Agent:
+        """An agent that answers in text, for a reviewer or a judge (not one that edits files:
+        their questions have no worktree)."""
+        agent = self.agent(name)
+        if getattr(getattr(agent, "config", None), "edits", None) is not None:
+            raise ValueError(
+                f"agent {name!r} edits files (edits:), so it cannot answer as a {role}: "
+                "name an agent without edits"
+            )
+        return agent
+
 
 class PluginConfig(BaseModel):
     """Base of every plugin's configuration: strict, immutable, built by name."""

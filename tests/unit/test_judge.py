@@ -104,3 +104,17 @@ def test_configuration_errors_are_specific(tmp_path: Path) -> None:
         JudgeVerifierConfig(agent="m", rubric="r", threshold=11)
     with pytest.raises(ValueError, match="cannot read prompt_template"):
         judge(ScriptedAgent("m", ["x"]), tmp_path, prompt_template="missing.txt")
+
+
+def test_a_judge_cannot_be_an_agent_that_edits_files(tmp_path: Path) -> None:
+    from baton.errors import PlaybookError
+    from baton.playbook import load_playbook
+
+    (tmp_path / "p.yaml").write_text(
+        "name: x\nagents:\n  coder: {kind: llama, edits: {mode: files}}\n"
+        "verifiers:\n  judge: {kind: judge, agent: coder, rubric: good, threshold: 5}\n"
+    )
+    with pytest.raises(
+        PlaybookError, match=r"agent 'coder' edits files .* cannot answer as a judge"
+    ):
+        load_playbook(tmp_path / "p.yaml")

@@ -91,7 +91,9 @@ class AgentReviewerConfig(ReviewerConfig):
     def build(self, name: str, ctx: BuildContext) -> AgentReviewer:
         template = ctx.template(self.prompt_template, "review.txt")
         assert template is not None
-        return AgentReviewer(name, ctx.agent(self.agent), self.rubric, template)
+        return AgentReviewer(
+            name, ctx.answering_agent(self.agent, "reviewer"), self.rubric, template
+        )
 
 
 class AgentReviewer:

@@ -44,7 +44,7 @@ class JudgeVerifierConfig(VerifierConfig):
     def build(self, name: str, ctx: BuildContext) -> JudgeVerifier:
         template = ctx.template(self.prompt_template, "judge.txt")
         assert template is not None
-        return JudgeVerifier(name, ctx.agent(self.agent), self, template)
+        return JudgeVerifier(name, ctx.answering_agent(self.agent, "judge"), self, template)
 
     def describe(self, ctx: BuildContext | None = None) -> dict[str, Any]:
         return {
