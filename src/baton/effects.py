@@ -172,7 +172,8 @@ async def _run_agent(agent: Agent, task: Task) -> list[Entry]:
     started = time.perf_counter()
     try:
         if task.budget.seconds is not None:
-            result = await asyncio.wait_for(agent.run(task), max(task.budget.seconds, 0.001))
+            async with asyncio.timeout(max(task.budget.seconds, 0.001)):  # (not wait_for: it
+                result = await agent.run(task)  # can swallow a cancellation on 3.11)
         else:
             result = await agent.run(task)
     except TimeoutError:
@@ -346,7 +347,7 @@ async def tidy(state: ItemState) -> None:
             continue
         keep_branch = state.outcome is Outcome.ACCEPTED and a.n == state.accepted_attempt
         branch = worktree.branch_name(state.item_id, a.n)
-        await worktree.remove(code, Path(path), branch, keep_branch=keep_branch)
+        await worktree.remove(Path(code.repo), Path(path), branch, keep_branch=keep_branch)
 
 
 def pure(state: ItemState, step: Step) -> list[Entry] | None:

@@ -40,7 +40,9 @@ from .loop import (
     decide,
     runnable,
 )
+from .plan import CodePlan
 from .playbook import Playbook
+from .records import Task
 from .redact import Redactor
 from .rounds import Round
 from .state import ItemState, fold
@@ -196,8 +198,11 @@ class Engine:
                 # callbacks costs O(1) per item, where asyncio.wait re-arms every task
                 done: list[asyncio.Task[ItemState | None] | None] = []
                 if finished.empty():
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a Ctrl-C's
+                    # cancellation when the queue yields at the same moment
                     with contextlib.suppress(TimeoutError):
-                        done.append(await asyncio.wait_for(finished.get(), self.poll_interval))
+                        async with asyncio.timeout(self.poll_interval):
+                            done.append(await finished.get())
                 while not finished.empty():
                     done.append(finished.get_nowait())
                 for task in done:
@@ -293,20 +298,16 @@ class Engine:
 
     async def _commit(self, state: ItemState, entries: list[Entry]) -> Step:
         live = self._rounds.get(state.item_id)
-        if live is not None:  # a round's attempts record their results concurrently
-            async with live.lock:
-                stored, step = await commit(
-                    self.store,
-                    state,
-                    entries,
-                    self.clock(),
-                    self.redactor,
-                    follow=effects.pure,
-                    running=live.running,
-                )
-        else:
+        # a round's attempts record their results concurrently: one commit at a time
+        async with live.lock if live is not None else contextlib.nullcontext():
             stored, step = await commit(
-                self.store, state, entries, self.clock(), self.redactor, follow=effects.pure
+                self.store,
+                state,
+                entries,
+                self.clock(),
+                self.redactor,
+                follow=effects.pure,
+                running=live.running if live is not None else (),
             )
         self.bus.publish(stored)
         return step
@@ -385,8 +386,8 @@ class Engine:
         live: Round,
         n: int,
         agent: str,
-        task: Any,
-        code: Any,
+        task: Task,
+        code: CodePlan | None,
     ) -> None:
         """One attempt of a round: run its agent, record its result (whatever else happened)."""
         try:

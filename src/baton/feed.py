@@ -8,20 +8,35 @@ from the last position seen, so a follower that falls behind or reconnects misse
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from .events import Event
 from .store.base import Store
 
 PAGE = 1000
-FALLBACK_POLL = 1.0  # seconds: a follower looks even if no wake-up came
+FALLBACK_POLL = 1.0  # seconds: a follower looks again even if no wake-up came
 
 
-async def feed(store: Store, after: int = 0, *, follow: bool = False) -> AsyncIterator[Event]:
-    """Events with position > `after`; with `follow`, keeps yielding new ones until closed."""
+async def feed(store: Store, after: int = 0) -> AsyncIterator[Event]:
+    """Every event with position > `after`, up to the newest."""
+    async for event in _pages(store, after, None):
+        if event is not None:  # without `idle` there is no None: only the type says so
+            yield event
+
+
+async def follow(
+    store: Store, after: int = 0, *, idle: float = FALLBACK_POLL
+) -> AsyncIterator[Event | None]:
+    """Events with position > `after`, then each one as any process appends it, until
+    closed; None after every `idle` seconds without one (the follower's moment to send a
+    keep-alive or to see whether it should stop)."""
+    async for event in _pages(store, after, idle):
+        yield event
+
+
+async def _pages(store: Store, after: int, idle: float | None) -> AsyncIterator[Event | None]:
     woken = asyncio.Event()
-    unwatch = store.watch("feed", woken.set) if follow else None
+    unwatch = store.watch("feed", woken.set) if idle is not None else None
     try:
         while True:
             woken.clear()  # before reading: a wake-up during the read is kept
@@ -31,10 +46,13 @@ async def feed(store: Store, after: int = 0, *, follow: bool = False) -> AsyncIt
                 yield event
             if len(page) == PAGE:
                 continue
-            if not follow:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), FALLBACK_POLL)
+            if idle is None:
+                return  # caught up
+            try:  # a wake-up is only a hint: after `idle` seconds, look again anyway
+                async with asyncio.timeout(idle):  # (wait_for may swallow a cancellation)
+                    await woken.wait()
+            except TimeoutError:
+                yield None
     finally:
         if unwatch is not None:
             unwatch()

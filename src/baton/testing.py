@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
+from .agents.chat import Completion, Message, Sampling
 from .engine import Engine
 from .items import ItemSpec, with_ids
 from .ledger import load_state
@@ -94,6 +95,26 @@ class ScriptedReviewer:
         if decision is None:
             return AwaitHuman("scripted: a person decides")
         return ReviewResult(Decision(decision[0]), decision[1])
+
+
+class ScriptedBackend:
+    """A chat backend that gives its completions in turn and keeps every call: a model
+    agent (`ChatAgent`) over it runs without a model."""
+
+    model = "scripted"
+
+    def __init__(self, *answers: Completion) -> None:
+        self.answers = list(answers)
+        self.calls: list[tuple[list[Message], Sampling]] = []
+
+    async def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
+        self.calls.append((messages, sampling))
+        return self.answers.pop(0)
+
+    @property
+    def prompt(self) -> str:
+        """The user message of the last call."""
+        return self.calls[-1][0][-1]["content"]
 
 
 def item(objective: str, **fields: Any) -> ItemSpec:

@@ -85,29 +85,20 @@ async def prepare(plan: CodePlan, state_dir: Path, item_id: str, attempt: int) -
     repo = Path(plan.repo)
     path = worktree_path(state_dir, item_id, attempt)
     branch = branch_name(item_id, attempt)
-    await _discard(repo, path, branch)  # a crash may have left this attempt's worktree
+    await remove(repo, path, branch, keep_branch=False)  # a crash may have left one here
     path.parent.mkdir(parents=True, exist_ok=True)
     await git("worktree", "add", "--quiet", "-b", branch, str(path), plan.commit, cwd=repo)
     return path
 
 
-async def remove(plan: CodePlan, path: Path, branch: str, *, keep_branch: bool) -> None:
+async def remove(repo: Path, path: Path, branch: str, *, keep_branch: bool) -> None:
     """Remove an attempt's worktree (and its branch unless asked to keep it)."""
-    repo = Path(plan.repo)
     if path.exists():
         await git("worktree", "remove", "--force", str(path), cwd=repo, check=False)
         shutil.rmtree(path, ignore_errors=True)
     await git("worktree", "prune", cwd=repo, check=False)
     if not keep_branch:
         await git("branch", "-D", branch, cwd=repo, check=False)
-
-
-async def _discard(repo: Path, path: Path, branch: str) -> None:
-    if path.exists():
-        await git("worktree", "remove", "--force", str(path), cwd=repo, check=False)
-        shutil.rmtree(path, ignore_errors=True)
-    await git("worktree", "prune", cwd=repo, check=False)
-    await git("branch", "-D", branch, cwd=repo, check=False)
 
 
 # --- the change an attempt made ---------------------------------------------------------

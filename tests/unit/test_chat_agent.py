@@ -10,13 +10,13 @@ from baton.agents.chat import (
     ChatAgent,
     ChatAgentConfig,
     Completion,
-    Message,
     Price,
     Sampling,
     schema_of,
 )
 from baton.errors import AgentError
 from baton.records import Task
+from baton.testing import ScriptedBackend
 
 SCHEMA = {"type": "object", "properties": {"severity": {"enum": ["low", "high"]}}}
 ACCEPTANCE = (
@@ -25,24 +25,12 @@ ACCEPTANCE = (
 )
 
 
-class Backend:
-    model = "tiny"
-
-    def __init__(self, *answers: Completion) -> None:
-        self.answers = list(answers)
-        self.calls: list[tuple[list[Message], Sampling]] = []
-
-    async def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
-        self.calls.append((messages, sampling))
-        return self.answers.pop(0)
-
-
 def task(**kw: Any) -> Task:
     return Task(item_id="it", attempt=1, objective="triage the report", **kw)
 
 
 async def test_the_task_is_the_user_message_and_usage_is_the_models() -> None:
-    backend = Backend(Completion("severity: high", 40, 3, "stop"))
+    backend = ScriptedBackend(Completion("severity: high", 40, 3, "stop"))
     config = ChatAgentConfig(
         kind="x", system="be brief", temperature=0.0, max_tokens=7, stop=["\n\n"], seed=1
     )
@@ -62,7 +50,7 @@ async def test_the_task_is_the_user_message_and_usage_is_the_models() -> None:
 
 
 async def test_structured_sends_the_items_schema_and_parses_the_answer() -> None:
-    backend = Backend(Completion('{"severity": "low"}', 10, 5))
+    backend = ScriptedBackend(Completion('{"severity": "low"}', 10, 5))
     agent = ChatAgent("m", backend, ChatAgentConfig(kind="x", structured=True))
     result = await agent.run(task(acceptance=ACCEPTANCE))
     assert backend.calls[0][1].schema == SCHEMA
@@ -70,16 +58,18 @@ async def test_structured_sends_the_items_schema_and_parses_the_answer() -> None
 
 
 async def test_structured_without_a_schema_in_the_acceptance_answers_freely() -> None:
-    backend = Backend(Completion("free text", 1, 1))
+    backend = ScriptedBackend(Completion("free text", 1, 1))
     agent = ChatAgent("m", backend, ChatAgentConfig(kind="x", structured=True))
     assert (await agent.run(task())).data is None
     assert backend.calls[0][1].schema is None
 
 
 async def test_an_empty_answer_fails_the_attempt_and_keeps_its_tokens() -> None:
-    agent = ChatAgent("m", Backend(Completion("  \n", 30, 0, "length")), ChatAgentConfig(kind="x"))
+    agent = ChatAgent(
+        "m", ScriptedBackend(Completion("  \n", 30, 0, "length")), ChatAgentConfig(kind="x")
+    )
     with pytest.raises(
-        AgentError, match=r"model tiny gave an empty answer \(finish reason: length\)"
+        AgentError, match=r"model scripted gave an empty answer \(finish reason: length\)"
     ) as e:
         await agent.run(task())
     assert e.value.usage is not None and e.value.usage.prompt_tokens == 30

@@ -15,6 +15,7 @@ from baton.agents.chat import ChatAgent, ChatAgentConfig, Completion, Message, S
 from baton.agents.edits import FILES_SCHEMA, EditsConfig
 from baton.errors import AgentError
 from baton.records import Task
+from baton.testing import ScriptedBackend
 from tests.repos import git, make_repo
 
 CALC = "def average(values):\n    return sum(values) / (len(values) + 1)\n"
@@ -32,28 +33,12 @@ Here is the fix:
 """
 
 
-class Backend:
-    model = "tiny"
-
-    def __init__(self, *answers: Completion) -> None:
-        self.answers = list(answers)
-        self.calls: list[tuple[list[Message], Sampling]] = []
-
-    async def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
-        self.calls.append((messages, sampling))
-        return self.answers.pop(0)
-
-    @property
-    def prompt(self) -> str:
-        return self.calls[-1][0][-1]["content"]
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path, {"calc.py": CALC}, "calc with a bug")
 
 
-def agent(backend: Backend, structured: bool = False, **edits: Any) -> ChatAgent:
+def agent(backend: ScriptedBackend, structured: bool = False, **edits: Any) -> ChatAgent:
     config = ChatAgentConfig(kind="x", structured=structured, max_tokens=64, edits=edits)
     return ChatAgent("coder", backend, config)
 
@@ -71,7 +56,7 @@ async def test_files_mode_writes_the_files_and_holds_a_structured_answer_to_thei
     repo: Path,
 ) -> None:
     answer = files_answer(("calc.py", FIXED), ("docs/notes.md", "average fixed"))
-    backend = Backend(Completion(answer, 120, 40, "stop"))
+    backend = ScriptedBackend(Completion(answer, 120, 40, "stop"))
     schema = {"type": "object", "required": ["severity"]}
     acceptance = ({"name": "shape", "kind": "json_schema", "schema": schema},)
     result = await agent(backend, structured=True, context=["calc.py"]).run(
@@ -90,7 +75,7 @@ async def test_unstructured_files_mode_sends_no_schema_and_reads_a_fenced_answer
     repo: Path,
 ) -> None:
     answer = "Sure:\n```json\n" + files_answer(("calc.py", CALC), ("./new.py", "x = 1\n")) + "\n```"
-    backend = Backend(Completion(answer, 1, 1))
+    backend = ScriptedBackend(Completion(answer, 1, 1))
     result = await agent(backend).run(task(repo))
     assert backend.calls[0][1].schema is None
     assert result.text == "wrote new.py (new, 1 line); left unchanged calc.py"
@@ -115,7 +100,7 @@ async def test_a_path_outside_the_working_folder_is_refused_and_nothing_is_writt
 ) -> None:
     (repo / "out").symlink_to(tmp_path)
     answer = files_answer(("calc.py", FIXED), (path, "boom"))
-    backend = Backend(Completion(answer, 9, 9))
+    backend = ScriptedBackend(Completion(answer, 9, 9))
     with pytest.raises(AgentError) as e:
         await agent(backend).run(task(repo))
     assert str(e.value) == f"the model may not write {path!r}: " + str(e.value).split(": ", 1)[1]
@@ -157,7 +142,7 @@ async def test_a_path_outside_the_working_folder_is_refused_and_nothing_is_writt
 async def test_an_answer_that_is_not_files_to_write_fails_with_the_reason_and_usage(
     repo: Path, text: str, finish: str, message: str
 ) -> None:
-    backend = Backend(Completion(text, 50, 64, finish))
+    backend = ScriptedBackend(Completion(text, 50, 64, finish))
     with pytest.raises(AgentError) as e:
         await agent(backend).run(task(repo))
     assert message in str(e.value)
@@ -166,7 +151,7 @@ async def test_an_answer_that_is_not_files_to_write_fails_with_the_reason_and_us
 
 
 async def test_diff_mode_applies_the_models_diff_with_git(repo: Path) -> None:
-    backend = Backend(Completion(GOOD_DIFF, 80, 30, "stop"))
+    backend = ScriptedBackend(Completion(GOOD_DIFF, 80, 30, "stop"))
     result = await agent(backend, structured=True, mode="diff", context=["*.py"]).run(task(repo))
     assert backend.calls[0][1].schema is None, "a diff has no JSON schema"
     assert (repo / "calc.py").read_text() == FIXED
@@ -182,7 +167,7 @@ async def test_diff_mode_takes_bare_paths_wrong_hunk_counts_and_new_files(repo: 
         "-    return sum(values) / (len(values) + 1)\n+    return sum(values) / len(values)\n"
         "--- /dev/null\n+++ lib/extra.py\n@@ -0,0 +1 @@\n+X = 1"
     )
-    backend = Backend(Completion(diff, 1, 1))
+    backend = ScriptedBackend(Completion(diff, 1, 1))
     result = await agent(backend, mode="diff").run(task(repo))
     assert (repo / "calc.py").read_text() == FIXED
     assert (repo / "lib" / "extra.py").read_text() == "X = 1\n"
@@ -219,7 +204,7 @@ async def test_diff_mode_takes_bare_paths_wrong_hunk_counts_and_new_files(repo: 
 async def test_a_diff_that_is_malformed_or_does_not_apply_fails_with_gits_reason(
     repo: Path, tmp_path: Path, text: str, message: str
 ) -> None:
-    backend = Backend(Completion(text, 7, 7))
+    backend = ScriptedBackend(Completion(text, 7, 7))
     with pytest.raises(AgentError) as e:
         await agent(backend, mode="diff").run(task(repo))
     assert str(e.value).startswith(message), str(e.value)
@@ -233,7 +218,7 @@ async def test_diff_mode_works_in_a_copied_folder_that_is_no_repository(tmp_path
     folder = tmp_path / "copy"
     folder.mkdir()
     (folder / "calc.py").write_text(CALC)
-    backend = Backend(Completion(GOOD_DIFF, 1, 1))
+    backend = ScriptedBackend(Completion(GOOD_DIFF, 1, 1))
     await agent(backend, mode="diff").run(task(folder))
     assert (folder / "calc.py").read_text() == FIXED
 
@@ -244,7 +229,7 @@ async def test_the_context_files_are_in_the_prompt_within_max_context_bytes(repo
     (repo / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     (repo / "fence.md").write_text("```python\nprint(1)\n```\n")
     budget = len(CALC) + len("from calc import average\n") + len("```python\nprint(1)\n```\n")
-    backend = Backend(Completion(files_answer(("calc.py", FIXED)), 1, 1))
+    backend = ScriptedBackend(Completion(files_answer(("calc.py", FIXED)), 1, 1))
     feedback = ({"source": "verifier:tests", "message": "test_average failed: 3.0 != 4"},)
     coder = agent(
         backend,
@@ -272,14 +257,14 @@ async def test_the_context_files_are_in_the_prompt_within_max_context_bytes(repo
 
 
 async def test_no_context_says_so(repo: Path) -> None:
-    backend = Backend(Completion(files_answer(("calc.py", FIXED)), 1, 1))
+    backend = ScriptedBackend(Completion(files_answer(("calc.py", FIXED)), 1, 1))
     await agent(backend).run(task(repo))
     assert "No file of the project folder is shown to you." in backend.prompt
     assert '"path": "path/to/file"' in backend.prompt
 
 
 async def test_without_a_working_folder_the_agent_fails_before_asking_the_model() -> None:
-    backend = Backend()
+    backend = ScriptedBackend()
     with pytest.raises(
         AgentError,
         match=r"agent coder edits files \(edits:\), so its task needs "
@@ -325,7 +310,7 @@ async def test_an_openai_agent_edits_too_and_sends_the_files_shape_as_response_f
     http = coder.backend
     bodies: list[dict[str, Any]] = []
 
-    class Spy(Backend):  # what would be POSTed, answered without a server
+    class Spy(ScriptedBackend):  # what would be POSTed, answered without a server
         async def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
             bodies.append(http.body(messages, sampling))
             return await super().complete(messages, sampling)

@@ -4,6 +4,7 @@ items may be submitted to, and who the local user is."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -17,7 +18,6 @@ from starlette.routing import Match
 from .. import metrics
 from ..auth import Role
 from ..errors import (
-    BatonError,
     InputError,
     InvalidAction,
     NotFound,
@@ -98,33 +98,27 @@ def create_app(
 def _errors(app: FastAPI) -> None:
     """baton's errors as 4xx answers that say what to fix; a store out of reach as 503."""
 
-    def answer(status: int, exc: BatonError, **extra: Any) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), **extra}, status_code=status)
+    def status(code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+        async def handler(_: Request, exc: Exception) -> JSONResponse:
+            if isinstance(exc, InputError):
+                problems = [
+                    {"where": p.file, "field": p.field, "message": p.message} for p in exc.problems
+                ]
+                return JSONResponse({"detail": str(exc), "problems": problems}, status_code=code)
+            return JSONResponse({"detail": str(exc)}, status_code=code)
 
-    @app.exception_handler(NotFound)
-    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return answer(404, exc)
+        return handler
 
-    @app.exception_handler(InvalidAction)
-    async def invalid(_: Request, exc: InvalidAction) -> JSONResponse:
-        return answer(409, exc)
-
-    @app.exception_handler(InputError)
-    async def bad_input(_: Request, exc: InputError) -> JSONResponse:
-        problems = [{"where": p.file, "field": p.field, "message": p.message} for p in exc.problems]
-        return answer(422, exc, problems=problems)
-
-    @app.exception_handler(UserError)
-    async def user_error(_: Request, exc: UserError) -> JSONResponse:
-        return answer(400, exc)
-
-    @app.exception_handler(VersionConflict)
-    async def conflict(_: Request, exc: VersionConflict) -> JSONResponse:
-        return answer(409, exc)
-
-    @app.exception_handler(StoreError)
-    async def store_error(_: Request, exc: StoreError) -> JSONResponse:
-        return answer(503, exc)
+    # the most precise class first: Starlette picks a handler by the exception's MRO
+    for kind, code in (
+        (NotFound, 404),
+        (InvalidAction, 409),
+        (InputError, 422),
+        (UserError, 400),
+        (VersionConflict, 409),
+        (StoreError, 503),
+    ):
+        app.add_exception_handler(kind, status(code))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -4,7 +4,6 @@ decision records who made it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -14,11 +13,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from .. import actions, auth, metrics, views
+from .._source import Located
 from ..audit import verify_store
 from ..auth import Identity, Role
 from ..engine import Engine
 from ..errors import InvalidAction, ItemsError, NotFound
-from ..feed import PAGE, feed
+from ..feed import PAGE, feed, follow
 from ..items import check_against, with_ids
 from ..ledger import load_state
 from ..playbook import Playbook
@@ -156,11 +156,9 @@ async def submit(body: m.Submit, request: Request, _: Operator) -> list[m.Submit
     if book is None:
         known = ", ".join(_playbooks(request)) or "none: start `baton serve PLAYBOOK...`"
         raise NotFound(f"playbook: no playbook {body.playbook!r} here (known: {known})")
-    from .._source import Located
-
+    src = Located("request", {"items": [s.to_dict() for s in body.items]}, {})
     problems = []
     for i, spec in enumerate(body.items):
-        src = Located("request", {"items": [s.to_dict() for s in body.items]}, {})
         problems.extend(check_against(spec, book, src, ("items", i)))
         if spec.workspace is not None:
             raise ItemsError(
@@ -374,25 +372,13 @@ async def _last_position(store: Store) -> int:
 
 
 async def _sse(store: Store, after: int) -> AsyncIterator[str]:
-    woken = asyncio.Event()
-    unwatch = store.watch("feed", woken.set)
-    try:
-        yield ": baton event stream\n\n"
-        while True:
-            woken.clear()
-            page = await store.read(after, PAGE)
-            for event in page:
-                after = event.position
-                body = json.dumps(event.to_dict(), ensure_ascii=False)
-                yield f"id: {event.position}\nevent: baton\ndata: {body}\n\n"
-            if len(page) == PAGE:
-                continue
-            try:
-                await asyncio.wait_for(woken.wait(), 15)
-            except TimeoutError:
-                yield ": keep-alive\n\n"
-    finally:
-        unwatch()
+    yield ": baton event stream\n\n"
+    async for event in follow(store, after, idle=15):
+        if event is None:
+            yield ": keep-alive\n\n"
+        else:
+            body = json.dumps(event.to_dict(), ensure_ascii=False)
+            yield f"id: {event.position}\nevent: baton\ndata: {body}\n\n"
 
 
 # --- tokens ------------------------------------------------------------------------------

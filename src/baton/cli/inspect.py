@@ -13,6 +13,7 @@ from .. import metrics, views
 from ..audit import verify_store
 from ..events import Event
 from ..feed import feed
+from ..feed import follow as follow_feed
 from ..ledger import load_state
 from ..store.base import Store
 from ..types import FINAL_STATUSES, Status
@@ -99,8 +100,9 @@ def events_cmd(ctx: Context, follow: bool, item: str | None, after: int, as_json
     """Print the event log (every process's events; --follow for a live tail)."""
 
     async def go(store: Store) -> None:
-        async for event in feed(store, after, follow=follow):
-            if item is not None and event.log != item:
+        events = follow_feed(store, after) if follow else feed(store, after)
+        async for event in events:
+            if event is None or (item is not None and event.log != item):
                 continue
             if as_json:
                 click.echo(json.dumps(event.to_dict(), ensure_ascii=False))

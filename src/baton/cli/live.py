@@ -20,7 +20,7 @@ from rich.text import Text
 
 from .. import events as ev
 from ..events import Event
-from ..feed import PAGE
+from ..feed import follow as follow_feed
 from ..ledger import summarize
 from ..state import ItemState, fold
 from ..store.base import Store
@@ -134,26 +134,17 @@ class LiveView:
 
     async def _consume(self, done: asyncio.Event) -> None:
         """Apply the feed's events as they come; once `done` is set, read to the end, stop."""
-        woken = asyncio.Event()
-        unwatch = self.store.watch("feed", woken.set)
-        try:
-            while True:
-                woken.clear()
-                finishing = done.is_set()  # set before this read: the read sees everything
-                page = await self.store.read(self.after, PAGE)
-                for event in page:
-                    self.after = event.position
-                    self._apply(event)
-                for item_id in list(self._stale):
-                    self._stale.discard(item_id)
-                    state = fold(item_id, await self.store.load(item_id))
-                    self.states[item_id] = state
-                    self._status[item_id] = summarize(state, time.time()).status
-                if len(page) == PAGE:
-                    continue
-                if finishing:
+        finishing = False
+        async for event in follow_feed(self.store, self.after, idle=0.1):
+            if event is not None:
+                self.after = event.position
+                self._apply(event)
+            for item_id in list(self._stale):
+                self._stale.discard(item_id)
+                state = fold(item_id, await self.store.load(item_id))
+                self.states[item_id] = state
+                self._status[item_id] = summarize(state, time.time()).status
+            if event is None:
+                if finishing:  # done was set before the read that found nothing more
                     return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), 0.1)
-        finally:
-            unwatch()
+                finishing = done.is_set()

@@ -361,11 +361,6 @@ class RedisStore:
         )
         return {status: n for status, n in zip(statuses, sizes, strict=True) if n}
 
-    async def exists(self) -> bool:
-        """Whether anything was ever stored under this prefix."""
-        key = f"{self.prefix}position"
-        return bool(await self._run("open", lambda pipe: pipe.exists(key)))
-
     # --- watching: pub/sub wake-ups ---------------------------------------------------------
     def watch(self, topic: Topic, callback: Callable[[], None]) -> Callable[[], None]:
         stop = self._watchers.add(topic, callback)
