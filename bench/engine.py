@@ -28,8 +28,8 @@ from typing import Any
 
 from baton import Engine, ItemSpec, MemoryStore, Playbook, SQLiteStore, Store
 from baton.agents.python import PythonAgent
+from baton.core.records import Assignment, Candidate
 from baton.playbook import AgentSlot, PolicyModel
-from baton.records import AttemptView, Task
 from baton.review.policy import PolicyReviewer, PolicyReviewerConfig
 from baton.verify.python import PythonVerifier
 
@@ -37,10 +37,10 @@ STEPS_PER_ITEM = 6  # plan, do, review, verify (+ refine, do, review, verify on 
 
 
 def playbook(concurrency: int) -> Playbook:
-    def do(task: Task) -> str:
+    def do(task: Assignment) -> str:
         return "done"
 
-    def check(attempt: AttemptView) -> bool:
+    def check(attempt: Candidate) -> bool:
         return not (attempt.inputs["refine"] and attempt.attempt == 1)
 
     return Playbook.build(

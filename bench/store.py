@@ -52,7 +52,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from baton import Engine, ItemSpec, MemoryStore
-from baton.events import Event, chain
+from baton.core.events import Event, chain
 from baton.store import ItemSummary, Store, open_store
 from baton.store.redis_store import RedisStore, parse_url
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from baton import AttemptView, Task
+from baton import Assignment, Candidate
 
 TICKET = re.compile(r"\b[A-Z]+-\d+\b")
 KINDS = {"feat": "New", "fix": "Fixed", "perf": "Faster", "docs": "Documented"}
 
 
-def draft(task: Task) -> str:
+def draft(task: Assignment) -> str:
     """One line per user-visible commit, grouped by kind; chores are left out."""
     sections: dict[str, list[str]] = {}
     for message in task.inputs["commits"]:
@@ -26,7 +26,7 @@ def draft(task: Task) -> str:
     return "\n".join(lines) + "\n"
 
 
-def mentions_every_ticket(attempt: AttemptView) -> tuple[bool, str]:
+def mentions_every_ticket(attempt: Candidate) -> tuple[bool, str]:
     """Every ticket of a user-visible commit appears in the notes."""
     wanted = {
         ticket

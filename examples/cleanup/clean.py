@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from baton import Task
+from baton import Assignment
 
 COUNTRY_CODES = {"GB": "44", "US": "1", "FR": "33", "DE": "49", "NL": "31"}
 
@@ -14,7 +14,7 @@ def _name(raw: str) -> str:
     return " ".join(part.capitalize() for part in raw.split())
 
 
-def quick(task: Task) -> dict[str, Any]:
+def quick(task: Assignment) -> dict[str, Any]:
     """Trim and case-fold; keeps the phone's digits as they are."""
     record = task.inputs["record"]
     return {
@@ -24,7 +24,7 @@ def quick(task: Task) -> dict[str, Any]:
     }
 
 
-def thorough(task: Task) -> dict[str, Any]:
+def thorough(task: Assignment) -> dict[str, Any]:
     """Also rebuilds phone numbers in E.164 from the record's country and strips mailto:."""
     record = task.inputs["record"]
     digits = re.sub(r"\D", "", record["phone"])

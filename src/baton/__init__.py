@@ -3,19 +3,28 @@
 The public surface is what this module exports; everything else may change.
 """
 
+from .core.records import (
+    AgentResult,
+    Assignment,
+    AwaitHuman,
+    Candidate,
+    CheckResult,
+    ReviewResult,
+    Usage,
+)
+from .core.vocabulary import Decision, Outcome, Status
 from .engine import Engine
 from .errors import BatonError, InputError, InvalidAction, NotFound, PlaybookError, UserError
 from .items import ItemSpec, load_items
 from .playbook import Playbook, load_playbook
-from .records import AgentResult, AttemptView, AwaitHuman, CheckResult, ReviewResult, Task, Usage
 from .store import MemoryStore, SQLiteStore, Store, open_store
-from .types import Decision, Outcome, Status
 
 __all__ = [
     "AgentResult",
-    "AttemptView",
+    "Assignment",
     "AwaitHuman",
     "BatonError",
+    "Candidate",
     "CheckResult",
     "Decision",
     "Engine",
@@ -31,7 +40,6 @@ __all__ = [
     "SQLiteStore",
     "Status",
     "Store",
-    "Task",
     "Usage",
     "UserError",
     "load_items",

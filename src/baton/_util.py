@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import json
-import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -61,28 +59,3 @@ def _own_module(name: str, paths: list[Path]) -> Any:
         spec.loader.exec_module(module)
         return module
     return None
-
-
-def clip(text: str, limit: int) -> str:
-    """Keep the head and tail of a long text, marking what was cut."""
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n... [{len(text) - limit} characters cut] ...\n{text[-half:]}"
-
-
-_FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL)
-
-
-def extract_json(text: str) -> Any:
-    """JSON from an output: the whole text, or the first ```json fenced block in it."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as first:
-        match = _FENCE.search(text)
-        if match:
-            try:
-                return json.loads(match.group(1))
-            except json.JSONDecodeError:
-                pass
-        raise ValueError(f"{first.msg} (line {first.lineno}, column {first.colno})") from None

@@ -13,15 +13,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import events as ev
 from . import worktree
+from .core import events as ev
+from .core.events import Event, chain
+from .core.loop import exhausted_reason
+from .core.state import ItemState
+from .core.vocabulary import FLEET_LOG, Decision, HumanWait, Outcome
 from .errors import InvalidAction
-from .events import Event, chain
 from .ledger import commit, load_state, retrying
-from .loop import exhausted_reason
-from .state import ItemState
 from .store.base import Store
-from .types import FLEET_LOG, Decision, HumanWait, Outcome
 
 
 def _waiting(state: ItemState) -> HumanWait | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .events import BrokenLink, verify_chain
+from .core.events import BrokenLink, verify_chain
 from .feed import feed
 from .store.base import Store
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from . import events as ev
+from .core import events as ev
+from .core.events import Event, chain
+from .core.vocabulary import AUTH_LOG
 from .errors import InputError, InvalidAction, NotFound
-from .events import Event, chain
 from .ledger import retrying
 from .store.base import Store
-from .types import AUTH_LOG
 
 
 class Role(StrEnum):

@@ -13,39 +13,27 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from . import events as ev
 from . import worktree
-from ._util import clip
 from .agents.base import Agent
-from .errors import AgentError, ReviewError
-from .git import GitError
-from .ledger import Entry
-from .loop import (
-    Accept,
-    Apply,
-    Delegate,
-    Finish,
-    Refine,
-    Review,
-    Step,
-    Verify,
-    build_feedback,
-    build_round_feedback,
-    round_of,
-)
-from .plan import CodePlan, Plan
-from .playbook import Playbook
-from .records import (
+from .core import events as ev
+from .core.bookkeeping import Entry
+from .core.loop import Apply, Delegate, Review, Verify
+from .core.plan import CodePlan, Plan
+from .core.records import (
     AgentResult,
-    AttemptView,
+    Assignment,
     AwaitHuman,
     BudgetLeft,
+    Candidate,
     CheckResult,
     ReviewResult,
-    Task,
 )
-from .state import ItemState
-from .types import Outcome
+from .core.state import ItemState
+from .core.text import clip
+from .core.vocabulary import Outcome
+from .errors import AgentError, ReviewError
+from .git import GitError
+from .playbook import Playbook
 
 EVIDENCE_LIMIT = 20_000
 
@@ -85,9 +73,9 @@ async def scope(book: Playbook, state: ItemState) -> list[Entry]:
     return [(ev.ITEM_SCOPED, {"plan": plan.to_dict()})]
 
 
-async def build_task(
+async def build_assignment(
     book: Playbook, state: ItemState, step: Delegate, now: float, state_dir: Path
-) -> Task:
+) -> Assignment:
     """What the agent is given: objective, inputs, latest feedback, acceptance, budget left."""
     plan = state.plan
     assert plan is not None
@@ -107,7 +95,7 @@ async def build_task(
         if budget.wall_seconds is None
         else budget.wall_seconds - (now - state.window_start),
     )
-    return Task(
+    return Assignment(
         item_id=state.item_id,
         attempt=step.attempt,
         objective=state.spec["objective"],
@@ -140,42 +128,46 @@ async def workdir(
     return folder
 
 
-async def attempt(agent: Agent, task: Task, code: CodePlan | None = None) -> list[Entry]:
+async def attempt(
+    agent: Agent, assignment: Assignment, code: CodePlan | None = None
+) -> list[Entry]:
     """Run the agent on the task; its result, failure or request for a person as events.
 
     With code work, the attempt's output carries its change (the diff against the base,
     whether or not the agent committed), and a change that breaks a limit fails it."""
-    entries = await _run_agent(agent, task)
+    entries = await _run_agent(agent, assignment)
     kind, data = entries[0]
-    if code is None or task.workdir is None or kind != ev.ATTEMPT_FINISHED:
+    if code is None or assignment.workdir is None or kind != ev.ATTEMPT_FINISHED:
         return entries
     try:
-        change = await worktree.collect(code, task.workdir, task.item_id, task.attempt)
+        change = await worktree.collect(
+            code, assignment.workdir, assignment.item_id, assignment.attempt
+        )
     except worktree.ChangeRefused as exc:
         error = f"change refused: {exc}"
         failed = {
-            "attempt": task.attempt,
+            "attempt": assignment.attempt,
             "error": error,
             "usage": data["usage"],
             "change": exc.change,
         }
         return [(ev.ATTEMPT_FAILED, failed)]
     except GitError as exc:
-        failed = {"attempt": task.attempt, "error": f"could not read the change: {exc}"}
+        failed = {"attempt": assignment.attempt, "error": f"could not read the change: {exc}"}
         return [(ev.ATTEMPT_FAILED, {**failed, "usage": data["usage"]})]
     data["output"]["change"] = change
     return entries
 
 
-async def _run_agent(agent: Agent, task: Task) -> list[Entry]:
-    n = task.attempt
+async def _run_agent(agent: Agent, assignment: Assignment) -> list[Entry]:
+    n = assignment.attempt
     started = time.perf_counter()
     try:
-        if task.budget.seconds is not None:
-            async with asyncio.timeout(max(task.budget.seconds, 0.001)):  # (not wait_for: it
-                result = await agent.run(task)  # can swallow a cancellation on 3.11)
+        if assignment.budget.seconds is not None:
+            async with asyncio.timeout(max(assignment.budget.seconds, 0.001)):  # (not wait_for: it
+                result = await agent.run(assignment)  # can swallow a cancellation on 3.11)
         else:
-            result = await agent.run(task)
+            result = await agent.run(assignment)
     except TimeoutError:
         seconds = time.perf_counter() - started
         error = f"stopped: the item's time budget ran out after {seconds:.1f}s"
@@ -212,13 +204,13 @@ async def _run_agent(agent: Agent, task: Task) -> list[Entry]:
     ]
 
 
-def attempt_view(state: ItemState, n: int) -> AttemptView:
+def attempt_view(state: ItemState, n: int) -> Candidate:
     """What reviewers and verifiers see of attempt n."""
     a = state.attempt(n)
     output = a.output or {}
     workdir = a.task.get("workdir")
     change = output.get("change")
-    return AttemptView(
+    return Candidate(
         item_id=state.item_id,
         attempt=n,
         agent=a.agent,
@@ -282,7 +274,7 @@ async def verify(book: Playbook, state: ItemState, step: Verify) -> list[Entry]:
     return [(ev.CHECK_RECORDED, check) for check in checks]
 
 
-async def check(book: Playbook, view: AttemptView, name: str) -> dict[str, Any]:
+async def check(book: Playbook, view: Candidate, name: str) -> dict[str, Any]:
     """One verifier's verdict; a verifier that raises is a failed check with its traceback."""
     slot = book.verifiers.get(name)
     started = time.perf_counter()
@@ -348,25 +340,6 @@ async def tidy(state: ItemState) -> None:
         keep_branch = state.outcome is Outcome.ACCEPTED and a.n == state.accepted_attempt
         branch = worktree.branch_name(state.item_id, a.n)
         await worktree.remove(Path(code.repo), Path(path), branch, keep_branch=keep_branch)
-
-
-def pure(state: ItemState, step: Step) -> list[Entry] | None:
-    """The events of a step that needs no effect, so it can share the previous append."""
-    match step:
-        case Refine(attempt=n):
-            if state.plan is not None and state.plan.fanout is not None:
-                members = [a.n for a in round_of(state, n)]
-                feedback = build_round_feedback(state, members)
-                return [
-                    (ev.FEEDBACK_CREATED, {"attempt": n, "attempts": members, "feedback": feedback})
-                ]
-            return [(ev.FEEDBACK_CREATED, {"attempt": n, "feedback": build_feedback(state, n)})]
-        case Accept(attempt=n):
-            return [(ev.ITEM_ACCEPTED, {"attempt": n, "agent": state.attempt(n).agent})]
-        case Finish(outcome=outcome, reason=reason):
-            kind = ev.ITEM_ESCALATED if outcome is Outcome.ESCALATED else ev.ITEM_FAILED
-            return [(kind, {"reason": reason})]
-    return None
 
 
 def agent_name(agent: Any) -> str:

@@ -20,14 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from . import effects
-from . import events as ev
 from ._gc import fewer_collections
 from .bus import Bus
-from .errors import ItemsError, VersionConflict
-from .git import GitError
-from .items import ItemSpec
-from .ledger import Entry, commit
-from .loop import (
+from .core import events as ev
+from .core.bookkeeping import Entry, bookkeeping
+from .core.loop import (
     Apply,
     Await,
     Delegate,
@@ -40,14 +37,18 @@ from .loop import (
     decide,
     runnable,
 )
-from .plan import CodePlan
+from .core.plan import CodePlan
+from .core.records import Assignment
+from .core.state import ItemState, fold
+from .core.vocabulary import ACTIVE_STATUSES, FINAL_STATUSES, FLEET_LOG
+from .errors import ItemsError, VersionConflict
+from .git import GitError
+from .items import ItemSpec
+from .ledger import commit
 from .playbook import Playbook
-from .records import Task
 from .redact import Redactor
 from .rounds import Round
-from .state import ItemState, fold
 from .store.base import Store
-from .types import FINAL_STATUSES, FLEET_LOG
 
 log = logging.getLogger("baton.engine")
 
@@ -288,7 +289,7 @@ class Engine:
                 reason = "the process running this attempt stopped before it finished"
                 entries = [(ev.ATTEMPT_ABANDONED, {"attempt": n, "reason": reason})]
             case _:
-                entries = effects.pure(state, step) or []
+                entries = bookkeeping(state, step) or []
                 if not entries:
                     raise AssertionError(f"not an engine step: {step!r}")
         try:
@@ -306,7 +307,7 @@ class Engine:
                 entries,
                 self.clock(),
                 self.redactor,
-                follow=effects.pure,
+                follow=True,
                 running=live.running if live is not None else (),
             )
         self.bus.publish(stored)
@@ -328,7 +329,7 @@ class Engine:
             if waited and decide(state, self.clock()) != step:
                 return None  # the budget ran out while waiting: decide again
             await self._tidy(state)  # the worktrees of the attempts before this one
-            task = await effects.build_task(book, state, step, self.clock(), self.state_dir)
+            task = await effects.build_assignment(book, state, step, self.clock(), self.state_dir)
             started = {"attempt": step.attempt, "agent": step.agent, "task": task.record()}
             try:
                 await self._commit(state, [(ev.ATTEMPT_STARTED, started)])
@@ -357,7 +358,7 @@ class Engine:
         await self._tidy(state)
         now = self.clock()
         tasks = [
-            await effects.build_task(book, state, Delegate(n, agent), now, self.state_dir)
+            await effects.build_assignment(book, state, Delegate(n, agent), now, self.state_dir)
             for n, agent in step.attempts
         ]
         live = self._rounds.setdefault(state.item_id, Round())
@@ -386,7 +387,7 @@ class Engine:
         live: Round,
         n: int,
         agent: str,
-        task: Task,
+        task: Assignment,
         code: CodePlan | None,
     ) -> None:
         """One attempt of a round: run its agent, record its result (whatever else happened)."""
@@ -475,7 +476,7 @@ class Engine:
             await self.store.release(owner, ids)
 
 
-_ACTIVE = ("scoping", "running", "reviewing", "verifying", "refining")
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
 
 
 def _alive(pid: int) -> bool:

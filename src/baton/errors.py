@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .records import Usage
+    from .core.records import Usage
 
 from dataclasses import dataclass
 

@@ -16,9 +16,9 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._source import Located, parse_yaml, validate
+from .core.vocabulary import RESERVED_LOGS, Risk
 from .errors import InputError, ItemsError, NotFound, Problem
 from .playbook import Playbook
-from .types import RESERVED_LOGS, Risk
 from .worktree import BaseProblem, resolve_base
 
 

@@ -24,9 +24,9 @@ from typing import Any
 
 from rich.table import Table
 
-from . import events as ev
-from .events import Event
-from .types import RESERVED_LOGS
+from .core import events as ev
+from .core.events import Event
+from .core.vocabulary import RESERVED_LOGS, Decision, Outcome
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -80,7 +80,7 @@ class AgentScore:
 @dataclass
 class _Item:
     submitted: float
-    outcome: str | None = None
+    outcome: Outcome | None = None
     ended: float | None = None
     attempts: int = 0
     agents: dict[int, str] = field(default_factory=dict)
@@ -173,7 +173,7 @@ def compute(events: Iterable[Event], now: float | None = None) -> Metrics:
                     waits.append(e.at - item.waits.pop("work"))
             case ev.REVIEW_DECIDED:
                 reviews += 1
-                rejected += d["decision"] != "approve"
+                rejected += d["decision"] != Decision.APPROVE
                 spend(d.get("usage"))
                 if "review" in item.waits:
                     waits.append(e.at - item.waits.pop("review"))
@@ -186,7 +186,7 @@ def compute(events: Iterable[Event], now: float | None = None) -> Metrics:
             case ev.HUMAN_REQUESTED:
                 item.waits[d["wait"]] = e.at
             case ev.ITEM_ACCEPTED | ev.ITEM_ESCALATED | ev.ITEM_FAILED | ev.ITEM_CANCELLED:
-                item.outcome = e.kind.removeprefix("item.")
+                item.outcome = _OUTCOME_OF[e.kind]
                 item.ended = e.at
                 if e.kind == ev.ITEM_ESCALATED:
                     item.waits["escalation"] = e.at
@@ -204,18 +204,11 @@ def compute(events: Iterable[Event], now: float | None = None) -> Metrics:
                 item.outcome = None
                 item.ended = None
 
-    counts = {
-        "submitted": len(items),
-        "accepted": 0,
-        "escalated": 0,
-        "failed": 0,
-        "cancelled": 0,
-        "in_progress": 0,
-    }
+    counts = {"submitted": len(items), **{o.value: 0 for o in Outcome}, IN_PROGRESS: 0}
     for item in items.values():
-        counts[item.outcome or "in_progress"] += 1
-    finished = [i for i in items.values() if i.outcome in ("accepted", "escalated", "failed")]
-    accepted = [i for i in items.values() if i.outcome == "accepted"]
+        counts[item.outcome.value if item.outcome else IN_PROGRESS] += 1
+    finished = [i for i in items.values() if i.outcome in _JUDGED]
+    accepted = [i for i in items.values() if i.outcome is Outcome.ACCEPTED]
     end = now if now is not None else last
     window = (end - first) if first is not None and end is not None else 0.0
     open_waits = sum(len(i.waits) for i in items.values())
@@ -231,7 +224,7 @@ def compute(events: Iterable[Event], now: float | None = None) -> Metrics:
         review_rejection_rate=_ratio(rejected, reviews),
         checks=checks,
         verification_pass_rate=_ratio(passed, checks),
-        escalation_rate=_ratio(counts["escalated"], len(finished)),
+        escalation_rate=_ratio(counts[Outcome.ESCALATED], len(finished)),
         human_waits=len(waits),
         human_wait_p50=percentile(waits, 50),
         human_wait_p90=percentile(waits, 90),
@@ -266,7 +259,15 @@ def series(events: Iterable[Event], bucket: float) -> list[tuple[float, Metrics]
     ]
 
 
-_OUTCOMES = frozenset({ev.ITEM_ACCEPTED, ev.ITEM_ESCALATED, ev.ITEM_FAILED, ev.ITEM_CANCELLED})
+_OUTCOME_OF = {
+    ev.ITEM_ACCEPTED: Outcome.ACCEPTED,
+    ev.ITEM_ESCALATED: Outcome.ESCALATED,
+    ev.ITEM_FAILED: Outcome.FAILED,
+    ev.ITEM_CANCELLED: Outcome.CANCELLED,
+}
+_OUTCOMES = frozenset(_OUTCOME_OF)
+_JUDGED = frozenset({Outcome.ACCEPTED, Outcome.ESCALATED, Outcome.FAILED})  # cancelled: not judged
+IN_PROGRESS = "in_progress"  # the count of items without an outcome
 
 
 def _pct(value: float | None) -> str:

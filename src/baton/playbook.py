@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from . import plugins
 from ._source import Located, parse_yaml, validate
 from .agents.base import Agent
+from .core.plan import Budget, CodePlan, FanoutPlan, Plan, ReviewerPlan, VerifierPlan
+from .core.vocabulary import Gate
 from .errors import InputError, NotFound, PlaybookError, Problem
-from .plan import Budget, CodePlan, FanoutPlan, Plan, ReviewerPlan, VerifierPlan
 from .plugins import AgentConfig, BuildContext, ReviewerConfig, VerifierConfig, When
 from .review.base import Reviewer
-from .types import Gate
 from .verify.base import Verifier
 from .worktree import BaseProblem, resolve_base
 

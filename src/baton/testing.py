@@ -8,28 +8,36 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from .agents.chat import Completion, Message, Sampling
+from .core.records import (
+    AgentResult,
+    Assignment,
+    AwaitHuman,
+    Candidate,
+    CheckResult,
+    ReviewResult,
+    Usage,
+)
+from .core.state import ItemState
+from .core.vocabulary import Decision
 from .engine import Engine
 from .items import ItemSpec, with_ids
 from .ledger import load_state
 from .playbook import Playbook
-from .records import AgentResult, AttemptView, AwaitHuman, CheckResult, ReviewResult, Task, Usage
-from .state import ItemState
 from .store.base import Store
 from .store.memory import MemoryStore
-from .types import Decision
 
 
 class FunctionAgent:
     """An agent that calls a function of the task (sync or async) inline."""
 
-    def __init__(self, name: str, fn: Callable[[Task], Any]) -> None:
+    def __init__(self, name: str, fn: Callable[[Assignment], Any]) -> None:
         self.name = name
         self.fn = fn
-        self.calls: list[Task] = []
+        self.calls: list[Assignment] = []
 
-    async def run(self, task: Task) -> AgentResult | AwaitHuman:
-        self.calls.append(task)
-        value = self.fn(task)
+    async def run(self, assignment: Assignment) -> AgentResult | AwaitHuman:
+        self.calls.append(assignment)
+        value = self.fn(assignment)
         if inspect.isawaitable(value):
             value = await value
         if isinstance(value, AgentResult | AwaitHuman):
@@ -47,7 +55,7 @@ class ScriptedAgent(FunctionAgent):
     ) -> None:
         self.outputs = list(outputs)
 
-        def answer(task: Task) -> AgentResult:
+        def answer(assignment: Assignment) -> AgentResult:
             index = min(len(self.calls) - 1, len(self.outputs) - 1)
             out = self.outputs[index]
             if isinstance(out, Exception):
@@ -64,11 +72,11 @@ class ScriptedAgent(FunctionAgent):
 class FunctionVerifier:
     """A verifier from a predicate on the attempt: bool, (bool, evidence) or CheckResult."""
 
-    def __init__(self, name: str, fn: Callable[[AttemptView], Any]) -> None:
+    def __init__(self, name: str, fn: Callable[[Candidate], Any]) -> None:
         self.name = name
         self.fn = fn
 
-    async def verify(self, attempt: AttemptView) -> CheckResult:
+    async def verify(self, attempt: Candidate) -> CheckResult:
         value = self.fn(attempt)
         if inspect.isawaitable(value):
             value = await value
@@ -89,7 +97,7 @@ class ScriptedReviewer:
         self.decisions = list(decisions)
         self.calls = 0
 
-    async def review(self, attempt: AttemptView) -> ReviewResult | AwaitHuman:
+    async def review(self, attempt: Candidate) -> ReviewResult | AwaitHuman:
         decision = self.decisions[min(self.calls, len(self.decisions) - 1)]
         self.calls += 1
         if decision is None:

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import orjson
 
-from . import events as ev
+from .core import events as ev
+from .core.events import Event, verify_chain
+from .core.index import summarize
+from .core.state import ItemState
 from .errors import InputError, Problem
-from .events import Event, verify_chain
 from .feed import feed
-from .ledger import summarize
-from .state import ItemState
 from .store.base import Store
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {

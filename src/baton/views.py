@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from . import actions, metrics
+from .core.vocabulary import Status
 from .errors import BatonError
 from .feed import feed
 from .ledger import load_state
 from .playbook import Playbook, load_playbook
 from .store.base import Store
-from .types import Status
 
 
 async def inbox(store: Store) -> list[dict[str, Any]]:

@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .core.plan import CodePlan
 from .git import GitError, git, probe
-from .plan import CodePlan
 
 _REF_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 

@@ -207,6 +207,10 @@ def test_human_agent_work_is_delivered_with_submit_result(
     )
     submitted = baton("submit", "playbook.yaml", "--item", "answer the question", check=True)
     item = submitted.stdout.split()[0]
+    # submitted and never claimed: queued (not "scoping": no engine has touched it)
+    status = json.loads(baton("status", "--json", check=True).stdout)
+    assert status["counts"] == {"queued": 1}
+    assert [(r["item_id"], r["status"]) for r in status["items"]] == [(item, "queued")]
     resumed = spawn("resume", "--no-live")
     try:
         deadline = time.time() + 30

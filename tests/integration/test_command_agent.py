@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from baton.agents.command import CommandAgent, CommandAgentConfig
+from baton.core.records import AgentResult, Assignment, BudgetLeft
 from baton.errors import AgentError
 from baton.plugins import BuildContext, kinds
-from baton.records import AgentResult, BudgetLeft, Task
 
 PY = sys.executable
 
@@ -29,7 +29,7 @@ def ctx(tmp_path: Path, **env: str) -> BuildContext:
     )
 
 
-def task(**kw: object) -> Task:
+def task(**kw: object) -> Assignment:
     base: dict[str, object] = {
         "item_id": "it-9",
         "attempt": 2,
@@ -39,7 +39,7 @@ def task(**kw: object) -> Task:
         "feedback": ({"source": "verifier:greets", "kind": "check", "message": "no hello"},),
         "budget": BudgetLeft(attempts=2),
     }
-    return Task(**{**base, **kw})  # type: ignore[arg-type]
+    return Assignment(**{**base, **kw})  # type: ignore[arg-type]
 
 
 def script(tmp_path: Path, body: str, name: str = "agent.py") -> str:
@@ -53,7 +53,7 @@ def build(tmp_path: Path, command: list[str], **kw: object) -> CommandAgent:
     return CommandAgentConfig(command=command, **kw).build("cmd", ctx(tmp_path, **environ))  # type: ignore[arg-type]
 
 
-async def run(agent: CommandAgent, t: Task | None = None) -> AgentResult:
+async def run(agent: CommandAgent, t: Assignment | None = None) -> AgentResult:
     result = await agent.run(t or task())
     assert isinstance(result, AgentResult)
     return result

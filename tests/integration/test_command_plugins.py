@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from baton.agents.command import CommandAgentConfig
+from baton.core.records import Assignment, BudgetLeft, Candidate
 from baton.errors import AgentError
 from baton.plugins import BuildContext
-from baton.records import AttemptView, BudgetLeft, Task
 from baton.verify.command import CommandVerifierConfig
 
 PY = sys.executable
@@ -24,7 +24,7 @@ def ctx(tmp_path: Path, **env: str) -> BuildContext:
     )
 
 
-def task(**kw: object) -> Task:
+def task(**kw: object) -> Assignment:
     base: dict[str, object] = {
         "item_id": "it",
         "attempt": 2,
@@ -33,7 +33,7 @@ def task(**kw: object) -> Task:
         "budget": BudgetLeft(attempts=1),
     }
     base.update(kw)
-    return Task(**base)  # type: ignore[arg-type]
+    return Assignment(**base)  # type: ignore[arg-type]
 
 
 def script(tmp_path: Path, name: str, body: str) -> str:
@@ -113,8 +113,8 @@ def test_missing_executable_is_a_build_error(tmp_path: Path) -> None:
         CommandVerifierConfig(command=["no-such-verifier"]).build("v", ctx(tmp_path))
 
 
-def view(text: str, workdir: Path | None = None) -> AttemptView:
-    return AttemptView(
+def view(text: str, workdir: Path | None = None) -> Candidate:
+    return Candidate(
         item_id="it", attempt=1, agent="a", objective="o", inputs={}, text=text, workdir=workdir
     )
 

@@ -11,12 +11,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from baton.agents.llama import LlamaAgentConfig, LocalModel, packaged_model
+from baton.core.records import AgentResult, Assignment
+from baton.core.vocabulary import Outcome
 from baton.errors import AgentError
 from baton.playbook import load_playbook
 from baton.plugins import BuildContext
-from baton.records import AgentResult, Task
 from baton.testing import run_items
-from baton.types import Outcome
 
 if os.environ.get("CI") != "true":
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (baton[llama])")
@@ -36,13 +36,13 @@ def ctx(tmp_path: Path) -> BuildContext:
     return BuildContext(base_dir=tmp_path, state_dir=tmp_path / ".baton")
 
 
-def task(**kw: object) -> Task:
+def task(**kw: object) -> Assignment:
     fields: dict[str, object] = {
         "item_id": "it",
         "attempt": 1,
         "objective": "Name the colour of the sky.",
     }
-    return Task(**{**fields, **kw})  # type: ignore[arg-type]
+    return Assignment(**{**fields, **kw})  # type: ignore[arg-type]
 
 
 def test_the_default_model_is_the_packaged_gguf() -> None:

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from baton.agents.openai import OpenAIAgentConfig, _retry_after
+from baton.core.records import AgentResult, Assignment
 from baton.errors import AgentError
 from baton.playbook import load_playbook
 from baton.plugins import BuildContext, kinds
-from baton.records import AgentResult, Task
 
 KEY = "sk-test-0123456789"
 
@@ -92,8 +92,8 @@ def agent(url: str, tmp_path: Path, **kw: Any) -> Any:
     return OpenAIAgentConfig(**config).build("remote", ctx)
 
 
-def task(**kw: Any) -> Task:
-    return Task(**{"item_id": "it", "attempt": 1, "objective": "say hello", **kw})
+def task(**kw: Any) -> Assignment:
+    return Assignment(**{"item_id": "it", "attempt": 1, "objective": "say hello", **kw})
 
 
 async def test_a_completion_with_usage_cost_and_the_request_it_sent(

@@ -16,11 +16,11 @@ import httpx
 import pytest
 
 from baton.agents.openai import OpenAIAgentConfig
+from baton.core.records import AgentResult, Assignment
+from baton.core.vocabulary import Outcome
 from baton.playbook import load_playbook
 from baton.plugins import BuildContext
-from baton.records import AgentResult, Task
 from baton.testing import run_items
-from baton.types import Outcome
 
 if os.environ.get("CI") != "true":
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed")
@@ -103,7 +103,9 @@ async def test_a_real_completion_with_the_models_token_counts(
     agent = OpenAIAgentConfig(base_url=llama_server, model="smollm2", max_tokens=24, seed=1).build(
         "r", ctx(tmp_path)
     )
-    result = await agent.run(Task(item_id="it", attempt=1, objective="Name the colour of the sky."))
+    result = await agent.run(
+        Assignment(item_id="it", attempt=1, objective="Name the colour of the sky.")
+    )
     assert isinstance(result, AgentResult) and result.text.strip()
     assert result.usage.prompt_tokens > 10 and 0 < result.usage.completion_tokens <= 24
 
@@ -118,7 +120,7 @@ async def test_structured_output_through_the_server(llama_server: str, tmp_path:
     ).build("r", ctx(tmp_path))
     acceptance = ({"name": "shape", "kind": "json_schema", "schema": SCHEMA},)
     result = await agent.run(
-        Task(
+        Assignment(
             item_id="it", attempt=1, objective="Name the colour of the sky.", acceptance=acceptance
         )
     )

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from baton.core.events import chain, verify_chain
 from baton.errors import NotFound, StoreError, VersionConflict
-from baton.events import chain, verify_chain
 from baton.store import ItemSummary, open_store
 from baton.store.redis_store import RedisStore
 from tests.redis_server import RedisServer, free_port, start_redis_server

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from baton.core.events import chain, verify_chain
 from baton.errors import StoreError, VersionConflict
-from baton.events import chain, verify_chain
 from baton.store import ItemSummary, SQLiteStore, Store, open_store
 
 BACKENDS = ["memory", "sqlite", "redis"]
@@ -200,7 +200,7 @@ async def test_sqlite_shared_with_another_process(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import asyncio
-        from baton.events import chain
+        from baton.core.events import chain
         from baton.store import SQLiteStore, ItemSummary
         async def main():
             store = SQLiteStore({str(path)!r})

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from baton.agents.python import PythonAgentConfig
+from baton.core.records import AwaitHuman, Candidate, ReviewResult, Usage
+from baton.core.vocabulary import Decision
 from baton.errors import ReviewError
 from baton.plugins import BuildContext, kinds
-from baton.records import AttemptView, AwaitHuman, ReviewResult, Usage
 from baton.review.agent import DEFAULT_RUBRIC, AgentReviewer, AgentReviewerConfig
-from baton.types import Decision
 
 _names = itertools.count()
 
@@ -20,7 +20,7 @@ MODULE = '''
 import json
 
 from baton.errors import AgentError
-from baton.records import AgentResult, AwaitHuman, Usage
+from baton.core.records import AgentResult, AwaitHuman, Usage
 
 SEEN = []
 
@@ -71,7 +71,7 @@ def ctx(tmp_path: Path) -> BuildContext:
     return context
 
 
-def view(text: str = "hello world", **kw: object) -> AttemptView:
+def view(text: str = "hello world", **kw: object) -> Candidate:
     base: dict[str, object] = {
         "item_id": "it-7",
         "attempt": 3,
@@ -80,7 +80,7 @@ def view(text: str = "hello world", **kw: object) -> AttemptView:
         "inputs": {"user": "ada"},
         "text": text,
     }
-    return AttemptView(**{**base, **kw})  # type: ignore[arg-type]
+    return Candidate(**{**base, **kw})  # type: ignore[arg-type]
 
 
 def reviewer(ctx: BuildContext, agent: str, **kw: object) -> AgentReviewer:

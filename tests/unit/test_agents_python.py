@@ -1,4 +1,4 @@
-"""The python agent: a `module:function` called with the Task, its return value as the result."""
+"""The python agent: a `module:function` called with the Assignment, its return value as the result."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from baton.agents.python import PythonAgent, PythonAgentConfig
+from baton.core.records import AgentResult, Assignment, AwaitHuman, Usage
 from baton.errors import AgentError
 from baton.plugins import BuildContext, kinds
-from baton.records import AgentResult, AwaitHuman, Task, Usage
 
 _names = itertools.count()
 
@@ -19,7 +19,7 @@ MODULE = """
 import asyncio
 import threading
 
-from baton.records import AgentResult, AwaitHuman, Usage
+from baton.core.records import AgentResult, AwaitHuman, Usage
 
 
 def text(task):
@@ -77,8 +77,8 @@ def ctx(tmp_path: Path) -> BuildContext:
     return BuildContext(base_dir=tmp_path, state_dir=tmp_path / ".baton")
 
 
-def task(**kw: object) -> Task:
-    return Task(**{"item_id": "it-1", "attempt": 2, "objective": "the work", **kw})  # type: ignore[arg-type]
+def task(**kw: object) -> Assignment:
+    return Assignment(**{"item_id": "it-1", "attempt": 2, "objective": "the work", **kw})  # type: ignore[arg-type]
 
 
 @pytest.fixture

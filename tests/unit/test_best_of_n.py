@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from baton import events as ev
-from baton.events import chain
-from baton.loop import Accept, Await, Fanout, Finish, Recover, Refine, Review, Verify, decide
-from baton.plan import Budget, FanoutPlan, Plan, ReviewerPlan, VerifierPlan
+from baton.core import events as ev
+from baton.core.events import chain
+from baton.core.loop import Accept, Await, Fanout, Finish, Recover, Refine, Review, Verify, decide
+from baton.core.plan import Budget, FanoutPlan, Plan, ReviewerPlan, VerifierPlan
+from baton.core.records import Assignment, Candidate, CheckResult
+from baton.core.state import fold
+from baton.core.vocabulary import Gate, Outcome
 from baton.playbook import BudgetModel, FanoutModel, Playbook, PolicyModel
-from baton.records import AttemptView, CheckResult, Task
-from baton.state import fold
 from baton.testing import FunctionAgent, FunctionVerifier, ScriptedReviewer, run_items
-from baton.types import Gate, Outcome
 
 T0 = 1_000.0
 
@@ -166,14 +166,14 @@ def test_the_next_round_is_cut_to_the_attempts_left_and_then_the_budget_ends() -
 
 # --- the engine running rounds --------------------------------------------------------------
 def agent(name: str, seconds: float, answer: str) -> FunctionAgent:
-    async def work(task: Task) -> str:
+    async def work(task: Assignment) -> str:
         await asyncio.sleep(seconds)
         return answer
 
     return FunctionAgent(name, work)
 
 
-def says_right(view: AttemptView) -> CheckResult:
+def says_right(view: Candidate) -> CheckResult:
     return CheckResult(view.text == "right", f"{view.agent} said {view.text}")
 
 
@@ -200,7 +200,7 @@ async def test_the_first_to_pass_wins_and_the_slower_attempts_are_stopped_on_rec
 async def test_a_round_nobody_wins_is_refined_with_everyones_feedback() -> None:
     seen: list[tuple[str, ...]] = []
 
-    def learner(task: Task) -> str:
+    def learner(task: Assignment) -> str:
         seen.append(tuple(f["source"] for f in task.feedback))
         return "right" if task.feedback else "wrong"
 
@@ -218,7 +218,7 @@ async def test_a_round_nobody_wins_is_refined_with_everyones_feedback() -> None:
 
 
 async def test_ranked_reviews_the_best_scored_candidate_first() -> None:
-    def scored(view: AttemptView) -> CheckResult:
+    def scored(view: Candidate) -> CheckResult:
         return CheckResult(True, "ok", score={"low": 0.2, "high": 0.9, "mid": 0.5}[view.text])
 
     reviewer = ScriptedReviewer("critic", [("approve", "the best one")])

@@ -6,16 +6,9 @@ from typing import Any
 
 import pytest
 
-from baton.agents.chat import (
-    ChatAgent,
-    ChatAgentConfig,
-    Completion,
-    Price,
-    Sampling,
-    schema_of,
-)
+from baton.agents.chat import ChatAgent, ChatAgentConfig, Completion, Price, Sampling, schema_of
+from baton.core.records import Assignment
 from baton.errors import AgentError
-from baton.records import Task
 from baton.testing import ScriptedBackend
 
 SCHEMA = {"type": "object", "properties": {"severity": {"enum": ["low", "high"]}}}
@@ -25,8 +18,8 @@ ACCEPTANCE = (
 )
 
 
-def task(**kw: Any) -> Task:
-    return Task(item_id="it", attempt=1, objective="triage the report", **kw)
+def task(**kw: Any) -> Assignment:
+    return Assignment(item_id="it", attempt=1, objective="triage the report", **kw)
 
 
 async def test_the_task_is_the_user_message_and_usage_is_the_models() -> None:

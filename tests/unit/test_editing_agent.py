@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from baton.agents.chat import ChatAgent, ChatAgentConfig, Completion, Message, Sampling
 from baton.agents.edits import FILES_SCHEMA, EditsConfig
+from baton.core.records import Assignment
 from baton.errors import AgentError
-from baton.records import Task
 from baton.testing import ScriptedBackend
 from tests.repos import git, make_repo
 
@@ -43,9 +43,9 @@ def agent(backend: ScriptedBackend, structured: bool = False, **edits: Any) -> C
     return ChatAgent("coder", backend, config)
 
 
-def task(workdir: Path | None, **kw: Any) -> Task:
+def task(workdir: Path | None, **kw: Any) -> Assignment:
     fields: dict[str, Any] = {"item_id": "it", "attempt": 1, "objective": "fix average()"}
-    return Task(**{**fields, **kw}, workdir=workdir)
+    return Assignment(**{**fields, **kw}, workdir=workdir)
 
 
 def files_answer(*files: tuple[str, str]) -> str:

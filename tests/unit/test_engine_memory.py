@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from baton import AgentResult, Usage
+from baton.core.records import Candidate
+from baton.core.vocabulary import Outcome
 from baton.errors import AgentError
 from baton.playbook import AgentSlot, BudgetModel, Playbook, PolicyModel
-from baton.records import AttemptView
 from baton.testing import (
     FunctionAgent,
     FunctionVerifier,
@@ -13,7 +14,6 @@ from baton.testing import (
     ScriptedReviewer,
     run_items,
 )
-from baton.types import Outcome
 
 
 async def test_secret_values_never_reach_the_log(monkeypatch: object) -> None:
@@ -36,7 +36,7 @@ async def test_secret_values_never_reach_the_log(monkeypatch: object) -> None:
 
 
 async def test_a_crashing_verifier_is_a_failed_check_with_its_traceback() -> None:
-    def broken(attempt: AttemptView) -> bool:
+    def broken(attempt: Candidate) -> bool:
         raise RuntimeError("verifier bug")
 
     book = Playbook.build(

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from baton.core.records import AgentResult, Candidate, Usage
 from baton.errors import AgentError
 from baton.plugins import BuildContext, kinds
-from baton.records import AgentResult, AttemptView, Usage
 from baton.testing import FunctionAgent, ScriptedAgent
 from baton.verify.judge import JudgeVerifierConfig, parse_score
 
-VIEW = AttemptView(
+VIEW = Candidate(
     item_id="it",
     attempt=1,
     agent="writer",

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from baton import events as ev
-from baton.events import chain
-from baton.loop import (
+from baton.core import events as ev
+from baton.core.bookkeeping import build_feedback
+from baton.core.events import chain
+from baton.core.loop import (
     Accept,
     Apply,
     Delegate,
@@ -20,14 +21,13 @@ from baton.loop import (
     Scope,
     Verify,
     Wait,
-    build_feedback,
     decide,
     runnable,
     status_of,
 )
-from baton.plan import Budget, Plan, ReviewerPlan, VerifierPlan
-from baton.state import fold
-from baton.types import Gate, HumanWait, Outcome, Status
+from baton.core.plan import Budget, Plan, ReviewerPlan, VerifierPlan
+from baton.core.state import fold
+from baton.core.vocabulary import Gate, HumanWait, Outcome, Status
 
 T0 = 1_000.0
 
@@ -364,7 +364,7 @@ def test_decide_is_pure() -> None:
 @pytest.mark.parametrize(
     ("entries", "status", "is_runnable"),
     [
-        ([SUBMIT], Status.SCOPING, True),
+        ([SUBMIT], Status.QUEUED, True),  # submitted, not yet scoped by an engine
         (scoped(), Status.RUNNING, True),
         ([*scoped(), started(1), finished(1)], Status.REVIEWING, True),
         ([*scoped(), started(1), finished(1), review(1, "approve")], Status.VERIFYING, True),

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from baton import events as ev
-from baton.events import Event, chain
+from baton.core import events as ev
+from baton.core.events import Event, chain
 from baton.metrics import compute, percentile
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from baton.core.records import AwaitHuman, Candidate, ReviewResult
+from baton.core.vocabulary import Decision
 from baton.plugins import BuildContext, kinds
-from baton.records import AttemptView, AwaitHuman, ReviewResult
 from baton.review.policy import PolicyReviewerConfig
-from baton.types import Decision
 
 PASSED = {"verifier": "schema", "passed": True}
 FAILED = {"verifier": "schema", "passed": False, "evidence": "age: -1 is less than 0"}
@@ -20,8 +20,8 @@ def ctx(tmp_path: Path) -> BuildContext:
     return BuildContext(base_dir=tmp_path, state_dir=tmp_path / ".baton")
 
 
-def view(risk: str = "low", checks: tuple[dict[str, object], ...] = ()) -> AttemptView:
-    return AttemptView(
+def view(risk: str = "low", checks: tuple[dict[str, object], ...] = ()) -> Candidate:
+    return Candidate(
         item_id="it",
         attempt=1,
         agent="a",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from baton.core.vocabulary import Decision
 from baton.errors import ReviewError
 from baton.review.agent import parse_review
-from baton.types import Decision
 
 A, RC, R = Decision.APPROVE, Decision.REQUEST_CHANGES, Decision.REJECT
 

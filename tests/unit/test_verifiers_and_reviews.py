@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from baton.core.records import AwaitHuman, Candidate
+from baton.core.vocabulary import Decision
 from baton.errors import ReviewError
 from baton.plugins import BuildContext
-from baton.records import AttemptView, AwaitHuman
 from baton.review.agent import parse_review
 from baton.review.policy import PolicyReviewerConfig
-from baton.types import Decision
 from baton.verify.json_schema import JsonSchemaVerifierConfig
 from baton.verify.python import PythonVerifierConfig
 from baton.verify.text import ContainsVerifierConfig, RegexVerifierConfig
@@ -19,8 +19,8 @@ from baton.verify.text import ContainsVerifierConfig, RegexVerifierConfig
 CTX = BuildContext(base_dir=Path(__file__).parent, state_dir=Path(".baton"))
 
 
-def view(text: str, data: object = None, **kw: object) -> AttemptView:
-    return AttemptView(
+def view(text: str, data: object = None, **kw: object) -> Candidate:
+    return Candidate(
         item_id="i", attempt=1, agent="a", objective="o", inputs={}, text=text, data=data, **kw
     )  # type: ignore[arg-type]
 

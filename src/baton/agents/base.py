@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ..records import AgentResult, AwaitHuman, Task
+from ..core.records import AgentResult, Assignment, AwaitHuman
 
 
 @runtime_checkable
@@ -13,4 +13,4 @@ class Agent(Protocol):
 
     name: str
 
-    async def run(self, task: Task) -> AgentResult | AwaitHuman: ...
+    async def run(self, assignment: Assignment) -> AgentResult | AwaitHuman: ...

@@ -14,11 +14,11 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .._util import extract_json
+from ..core.records import AgentResult, Assignment, Usage
+from ..core.text import extract_json
 from ..errors import AgentError
 from ..plugins import AgentConfig
 from ..prompts import render_task
-from ..records import AgentResult, Task, Usage
 from .edits import EditsConfig, FileEditor
 
 DEFAULT_SYSTEM = (
@@ -127,17 +127,17 @@ class ChatAgent:
         self.template = template
         self.price = price
 
-    def messages(self, task: Task) -> list[Message]:
+    def messages(self, assignment: Assignment) -> list[Message]:
         return [
             {"role": "system", "content": self.config.system},
-            {"role": "user", "content": render_task(task, self.template)},
+            {"role": "user", "content": render_task(assignment, self.template)},
         ]
 
-    async def run(self, task: Task) -> AgentResult:
+    async def run(self, assignment: Assignment) -> AgentResult:
         if self.config.edits is not None:
-            return await FileEditor(self, self.config.edits).run(task)
-        schema = schema_of(task) if self.config.structured else None
-        done, usage = await self.ask(self.messages(task), schema, task.attempt)
+            return await FileEditor(self, self.config.edits).run(assignment)
+        schema = schema_of(assignment) if self.config.structured else None
+        done, usage = await self.ask(self.messages(assignment), schema, assignment.attempt)
         data = None
         if schema is not None:
             try:
@@ -163,14 +163,14 @@ class ChatAgent:
         return done, usage
 
 
-def schema_of(task: Task) -> dict[str, Any] | None:
+def schema_of(assignment: Assignment) -> dict[str, Any] | None:
     """The JSON Schema the item's output must match, from its acceptance (None: there is none).
 
     Several schemas must all hold, so they are combined with allOf.
     """
     schemas = [
         a["schema"]
-        for a in task.acceptance
+        for a in assignment.acceptance
         if a.get("kind") == "json_schema"
         and isinstance(a.get("schema"), dict)
         and "file" not in a["schema"]

@@ -19,12 +19,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from .._util import extract_json
+from ..core.records import AgentResult, Assignment, AwaitHuman, Usage
+from ..core.text import extract_json
 from ..errors import AgentError
 from ..plugins import AgentConfig, BuildContext
 from ..process import Finished, allowed_env, command_line, run_process
 from ..prompts import render_task
-from ..records import AgentResult, AwaitHuman, Task, Usage
 
 DEFAULT_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER"]
 
@@ -127,18 +127,18 @@ class CommandAgent:
         # attempts that share a directory and a fixed output file take turns with it
         self._shared_output = asyncio.Lock()
 
-    async def run(self, task: Task) -> AgentResult | AwaitHuman:
+    async def run(self, assignment: Assignment) -> AgentResult | AwaitHuman:
         c = self.config
-        own_dir = bool(task.workdir and not c.cwd)
+        own_dir = bool(assignment.workdir and not c.cwd)
         if c.output_from == "file" and not own_dir and not self.names_output_file:
             async with self._shared_output:
-                return await self._run(task, own_dir)
-        return await self._run(task, own_dir)
+                return await self._run(assignment, own_dir)
+        return await self._run(assignment, own_dir)
 
-    async def _run(self, task: Task, own_dir: bool) -> AgentResult:
+    async def _run(self, assignment: Assignment, own_dir: bool) -> AgentResult:
         c = self.config
-        cwd = task.workdir if own_dir and task.workdir else self.cwd
-        prompt = render_task(task, self.template)
+        cwd = assignment.workdir if own_dir and assignment.workdir else self.cwd
+        prompt = render_task(assignment, self.template)
         with tempfile.TemporaryDirectory(prefix="baton-") as scratch:
             # a command told where to write ({output_file}) writes into this attempt's own
             # scratch folder unless the attempt has a workdir of its own
@@ -148,7 +148,9 @@ class CommandAgent:
                 else Path(cwd) / c.output_file
             )
             task_file = Path(scratch) / "task.json"
-            task_file.write_text(json.dumps(task.to_dict(), ensure_ascii=False), encoding="utf-8")
+            task_file.write_text(
+                json.dumps(assignment.to_dict(), ensure_ascii=False), encoding="utf-8"
+            )
             prompt_file = Path(scratch) / "prompt.txt"
             values = {
                 "prompt": prompt,
@@ -167,13 +169,13 @@ class CommandAgent:
                 output_file.unlink(missing_ok=True)
             env = dict(self.env)
             env.update(
-                BATON_ITEM_ID=task.item_id,
-                BATON_ATTEMPT=str(task.attempt),
+                BATON_ITEM_ID=assignment.item_id,
+                BATON_ATTEMPT=str(assignment.attempt),
                 BATON_TASK_FILE=str(task_file),
                 BATON_OUTPUT_FILE=str(output_file),
             )
-            if task.workdir:
-                env["BATON_WORKDIR"] = str(task.workdir)
+            if assignment.workdir:
+                env["BATON_WORKDIR"] = str(assignment.workdir)
             started = time.perf_counter()
             done = await run_process(
                 argv,

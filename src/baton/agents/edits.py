@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .._util import extract_json
+from ..core.records import AgentResult, Assignment, Usage
+from ..core.text import extract_json
 from ..errors import AgentError
 from ..git import GitError, git
 from ..prompts import load_template
-from ..records import AgentResult, Task, Usage
 
 if TYPE_CHECKING:
     from .chat import ChatAgent, Completion, Message
@@ -215,30 +215,34 @@ class FileEditor:
         structured = self.agent.config.structured
         return FILES_SCHEMA if structured and self.config.mode == "files" else None
 
-    def messages(self, task: Task, context: Context) -> list[Message]:
+    def messages(self, assignment: Assignment, context: Context) -> list[Message]:
         """The chat agent's messages, the user's ending with the files and how to answer."""
         example = context.files[0][0] if context.files else "path/to/file"
         section = Template(self.template).safe_substitute(
             context=render_context(context), example=example
         )
-        messages = [dict(m) for m in self.agent.messages(task)]
+        messages = [dict(m) for m in self.agent.messages(assignment)]
         messages[-1]["content"] = messages[-1]["content"].rstrip("\n") + "\n\n" + section
         return messages
 
-    async def run(self, task: Task) -> AgentResult:
+    async def run(self, assignment: Assignment) -> AgentResult:
         name = self.agent.name
-        if task.workdir is None:
+        if assignment.workdir is None:
             raise AgentError(
                 f"agent {name} edits files (edits:), so its task needs a working folder: "
                 "give the playbook workspace.repo (a git repository) or workspace.copy; "
                 "a judge or reviewer must name an agent without edits"
             )
-        if not task.workdir.is_dir():
-            raise AgentError(f"agent {name}: the working folder {task.workdir} does not exist")
-        root = task.workdir.resolve()
+        if not assignment.workdir.is_dir():
+            raise AgentError(
+                f"agent {name}: the working folder {assignment.workdir} does not exist"
+            )
+        root = assignment.workdir.resolve()
         c = self.config
         context = await asyncio.to_thread(read_context, root, c.context, c.max_context_bytes)
-        done, usage = await self.agent.ask(self.messages(task, context), self.schema, task.attempt)
+        done, usage = await self.agent.ask(
+            self.messages(assignment, context), self.schema, assignment.attempt
+        )
         if c.mode == "files":
             edited = await asyncio.to_thread(self._write, root, done, usage)
         else:

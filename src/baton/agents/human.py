@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..core.records import AgentResult, Assignment, AwaitHuman
 from ..plugins import AgentConfig, BuildContext
-from ..records import AgentResult, AwaitHuman, Task
 
 
 class HumanAgentConfig(AgentConfig):
@@ -24,5 +24,5 @@ class HumanAgent:
         self.name = name
         self.instructions = instructions
 
-    async def run(self, task: Task) -> AgentResult | AwaitHuman:
-        return AwaitHuman(self.instructions or task.objective)
+    async def run(self, assignment: Assignment) -> AgentResult | AwaitHuman:
+        return AwaitHuman(self.instructions or assignment.objective)

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import httpx
 from pydantic import Field, field_validator
 
-from .._util import clip
+from ..core.text import clip
 from ..errors import AgentError
 from ..plugins import BuildContext
 from .chat import ChatAgent, ChatAgentConfig, Completion, Message, Price, Sampling

@@ -11,14 +11,14 @@ import orjson
 from pydantic import Field
 
 from .._util import import_callable
+from ..core.records import AgentResult, Assignment, AwaitHuman
 from ..errors import AgentError
 from ..plugins import AgentConfig, BuildContext
-from ..records import AgentResult, AwaitHuman, Task
 
 
 class PythonAgentConfig(AgentConfig):
     kind: Literal["python"] = "python"
-    function: str = Field(description="'module:function' taking the Task")
+    function: str = Field(description="'module:function' taking the Assignment")
     path: list[str] = Field(
         default_factory=lambda: ["."], description="folders put on sys.path (playbook-relative)"
     )
@@ -30,17 +30,19 @@ class PythonAgentConfig(AgentConfig):
 
 
 class PythonAgent:
-    """Calls the function with the Task; its return value becomes the attempt's result."""
+    """Calls the function with the Assignment; its return value becomes the attempt's result."""
 
-    def __init__(self, name: str, fn: Callable[[Task], Any], *, offload: bool = True) -> None:
+    def __init__(self, name: str, fn: Callable[[Assignment], Any], *, offload: bool = True) -> None:
         self.name = name
         self.fn = fn
         # a coroutine function only builds a coroutine when called: no thread needed
         self.offload = offload and not inspect.iscoroutinefunction(fn)
 
-    async def run(self, task: Task) -> AgentResult | AwaitHuman:
+    async def run(self, assignment: Assignment) -> AgentResult | AwaitHuman:
         # wall seconds are measured by the engine around every agent call (hot path: no copy)
-        value = await asyncio.to_thread(self.fn, task) if self.offload else self.fn(task)
+        value = (
+            await asyncio.to_thread(self.fn, assignment) if self.offload else self.fn(assignment)
+        )
         if inspect.isawaitable(value):  # async callables the check above cannot see
             value = await value
         return as_result(value)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from fastapi import HTTPException, Request
 
 from ..auth import Identity, Role, TokenRecord, check, tokens_of
+from ..core.vocabulary import AUTH_LOG
 from ..store.base import Store
-from ..types import AUTH_LOG
 
 SESSION_COOKIE = "baton_session"
 CSRF_HEADER = "X-CSRF-Token"

@@ -17,14 +17,7 @@ from starlette.routing import Match
 
 from .. import metrics
 from ..auth import Role
-from ..errors import (
-    InputError,
-    InvalidAction,
-    NotFound,
-    StoreError,
-    UserError,
-    VersionConflict,
-)
+from ..errors import InputError, InvalidAction, NotFound, StoreError, UserError, VersionConflict
 from ..feed import feed
 from ..playbook import Playbook
 from ..store.base import Store

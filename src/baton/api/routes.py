@@ -16,15 +16,15 @@ from .. import actions, auth, metrics, views
 from .._source import Located
 from ..audit import verify_store
 from ..auth import Identity, Role
+from ..core.state import AttemptState, ItemState
+from ..core.vocabulary import AUTH_LOG, Decision, Status
 from ..engine import Engine
 from ..errors import InvalidAction, ItemsError, NotFound
 from ..feed import PAGE, feed, follow
 from ..items import check_against, with_ids
 from ..ledger import load_state
 from ..playbook import Playbook
-from ..state import AttemptState, ItemState
 from ..store.base import Store
-from ..types import AUTH_LOG, Decision, Status
 from . import models as m
 from .access import SESSION_COOKIE, SESSION_SECONDS, Access, need
 

@@ -13,18 +13,18 @@ import click
 from rich.markup import escape
 from rich.panel import Panel
 
-from .. import events as ev
 from ..actions import decide_review
+from ..core import events as ev
+from ..core.records import Candidate
+from ..core.vocabulary import Decision
 from ..effects import attempt_view
 from ..engine import Engine
 from ..errors import InvalidAction
 from ..items import load_items
 from ..ledger import load_state
 from ..playbook import load_playbook
-from ..records import AttemptView
 from ..review.policy import PolicyReviewer, PolicyReviewerConfig
 from ..store.base import Store
-from ..types import Decision
 from . import Context, main, pass_context, whoami
 from .live import LiveView
 from .run import run_live, state_dir
@@ -126,7 +126,7 @@ async def _decide_for_people(
         subscription.close()
 
 
-def _ask(ctx: Context, attempt: AttemptView) -> tuple[Decision, str]:
+def _ask(ctx: Context, attempt: Candidate) -> tuple[Decision, str]:
     console = ctx.console
     checks = "\n".join(
         f"  {c['verifier']}: {'passed' if c['passed'] else 'FAILED'}" for c in attempt.checks

@@ -11,12 +11,12 @@ from rich.table import Table
 
 from .. import metrics, views
 from ..audit import verify_store
-from ..events import Event
+from ..core.events import Event
+from ..core.vocabulary import OPEN_STATUSES, Status
 from ..feed import feed
 from ..feed import follow as follow_feed
 from ..ledger import load_state
 from ..store.base import Store
-from ..types import FINAL_STATUSES, Status
 from . import Context, main, pass_context
 from .render import ago, event_line, items_table, one_line, status_text, timeline
 
@@ -33,7 +33,7 @@ def status_cmd(ctx: Context, show_all: bool, as_json: bool) -> None:
     """Items by state, and the items still open."""
 
     async def go(store: Store) -> tuple[dict[str, int], list[Any]]:
-        statuses = None if show_all else [s.value for s in Status if s not in FINAL_STATUSES]
+        statuses = None if show_all else [s.value for s in OPEN_STATUSES]
         return await store.counts(), await store.query(statuses=statuses, limit=None)
 
     counts, rows = ctx.run(go)

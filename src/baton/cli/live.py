@@ -18,13 +18,13 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from .. import events as ev
-from ..events import Event
+from ..core import events as ev
+from ..core.events import Event
+from ..core.index import summarize
+from ..core.state import ItemState, fold
+from ..core.vocabulary import FINAL_STATUSES
 from ..feed import follow as follow_feed
-from ..ledger import summarize
-from ..state import ItemState, fold
 from ..store.base import Store
-from ..types import FINAL_STATUSES
 from .render import STATUS_STYLE, event_line, status_text
 
 ORDER = list(STATUS_STYLE)

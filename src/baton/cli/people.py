@@ -11,9 +11,9 @@ import click
 from rich.table import Table
 
 from .. import actions, views
+from ..core.vocabulary import Decision
 from ..errors import InputError, NotFound
 from ..store.base import Store
-from ..types import Decision
 from . import Context, main, pass_context, whoami
 
 by_option = click.option(

@@ -13,11 +13,12 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from .. import events as ev
-from ..events import Event
-from ..store.base import ItemSummary
+from ..core import events as ev
+from ..core.events import Event
+from ..core.index import ItemSummary
 
 STATUS_STYLE = {
+    "queued": "bright_cyan",
     "scoping": "cyan",
     "running": "blue",
     "reviewing": "magenta",

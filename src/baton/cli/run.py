@@ -12,13 +12,13 @@ import click
 from rich.table import Table
 
 from .. import metrics
+from ..core.state import fold
+from ..core.vocabulary import OPEN_STATUSES, Status
 from ..engine import Engine
 from ..errors import InputError, ItemsError, NotFound, Problem
 from ..items import ItemSpec, load_items, with_ids
 from ..playbook import Playbook, load_playbook
-from ..state import fold
 from ..store.base import Store
-from ..types import FINAL_STATUSES, Status
 from . import Context, main, pass_context
 from .live import LiveView
 from .render import event_line, status_text
@@ -157,7 +157,7 @@ def resume_cmd(
 
     async def go(store: Store) -> int:
         given = {b.name: b for b in (load_playbook(p, state_dir=state_dir(ctx)) for p in playbooks)}
-        open_statuses = [s.value for s in Status if s not in FINAL_STATUSES]
+        open_statuses = [s.value for s in OPEN_STATUSES]
         rows = await store.query(statuses=open_statuses, limit=None)
         if not rows:
             ctx.console.print("nothing to resume: every item has an outcome")

@@ -11,10 +11,10 @@ import click
 from rich.table import Table
 
 from .. import auth
+from ..core.vocabulary import AUTH_LOG
 from ..errors import InputError
 from ..playbook import load_playbook
 from ..store.base import Store
-from ..types import AUTH_LOG
 from . import Context, main, pass_context, whoami
 from .run import state_dir
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from baton.records import AttemptView, CheckResult
+from baton.core.records import Candidate, CheckResult
 
 COMPONENTS = ("editor", "sync", "login", "billing", "search")
 SEVERE = ("crash", "crashes", "lost", "loses", "data loss", "charged twice", "cannot log in")
 
 
-def triage_rules(attempt: AttemptView) -> CheckResult:
+def triage_rules(attempt: Candidate) -> CheckResult:
     """The component is the one the report names; severe reports are high or critical."""
     try:
         record = attempt.json_value()

@@ -7,8 +7,8 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from .._util import clip
-from ..records import AttemptView, Task
+from ..core.records import Assignment, Candidate
+from ..core.text import clip
 
 OUTPUT_LIMIT = 12_000  # of an attempt's output shown to a reviewer or judge
 EVIDENCE_LIMIT = 500  # of each failed check's evidence shown to them
@@ -58,23 +58,23 @@ def _acceptance(acceptance: tuple[dict[str, Any], ...]) -> str:
     return "\n".join(lines)
 
 
-def render_task(task: Task, template: str | None = None) -> str:
+def render_task(assignment: Assignment, template: str | None = None) -> str:
     """The prompt an agent gets for a task: $objective, $inputs, $acceptance, $feedback,
     $retry (the feedback under a heading, empty on a first attempt), $attempt, $item_id."""
     return Template(template or load_template("task.txt")).safe_substitute(
-        objective=task.objective,
-        inputs=json.dumps(task.inputs, indent=2, ensure_ascii=False, default=str)
-        if task.inputs
+        objective=assignment.objective,
+        inputs=json.dumps(assignment.inputs, indent=2, ensure_ascii=False, default=str)
+        if assignment.inputs
         else "none",
-        acceptance=_acceptance(task.acceptance),
-        feedback=_feedback(task.feedback),
-        retry=_retry(task.feedback),
-        attempt=task.attempt,
-        item_id=task.item_id,
+        acceptance=_acceptance(assignment.acceptance),
+        feedback=_feedback(assignment.feedback),
+        retry=_retry(assignment.feedback),
+        attempt=assignment.attempt,
+        item_id=assignment.item_id,
     )
 
 
-def render_attempt(template: str, attempt: AttemptView, **extra: str) -> str:
+def render_attempt(template: str, attempt: Candidate, **extra: str) -> str:
     """A prompt about one attempt, for reviewers and judges ($objective, $inputs, $output,
     $change (code work: the files and the diff; empty otherwise), $checks, and the extra
     fields such as $rubric)."""

@@ -9,13 +9,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .._util import clip
 from ..agents.base import Agent
+from ..core.records import AgentResult, Assignment, AwaitHuman, Candidate, ReviewResult
+from ..core.text import clip, json_values
+from ..core.vocabulary import Decision
 from ..errors import ReviewError
 from ..plugins import BuildContext, ReviewerConfig
 from ..prompts import render_attempt
-from ..records import AgentResult, AttemptView, AwaitHuman, ReviewResult, Task
-from ..types import Decision
 
 DEFAULT_RUBRIC = (
     "Approve when the output does what the objective asks, completely and correctly. "
@@ -107,12 +107,12 @@ class AgentReviewer:
         self.rubric = rubric
         self.template = template
 
-    def prompt(self, attempt: AttemptView) -> str:
+    def prompt(self, attempt: Candidate) -> str:
         """What the reviewing agent is asked."""
         return render_attempt(self.template, attempt, rubric=self.rubric)
 
-    async def review(self, attempt: AttemptView) -> ReviewResult | AwaitHuman:
-        task = Task(
+    async def review(self, attempt: Candidate) -> ReviewResult | AwaitHuman:
+        assignment = Assignment(
             item_id=attempt.item_id,
             attempt=attempt.attempt,
             objective=self.prompt(attempt),
@@ -121,7 +121,7 @@ class AgentReviewer:
             acceptance=(ANSWER,),
         )
         try:
-            result = await self.agent.run(task)
+            result = await self.agent.run(assignment)
         except Exception as exc:  # any failure of the reviewing agent is a failed review
             reason = str(exc) or type(exc).__name__
             raise ReviewError(
@@ -144,7 +144,7 @@ def parse_review(text: str) -> ReviewResult:
 
     Raises ReviewError when no decision, or more than one, is found.
     """
-    found = [_from_json(obj) for obj in _json_objects(text)]
+    found = [_from_json(value) for value in json_values(text) if isinstance(value, dict)]
     decided = [r for r in found if r is not None]
     if decided:
         return _one(decided, text)
@@ -199,20 +199,3 @@ def _negated(text: str, match: re.Match[str]) -> bool:
 
 def _free_comments(text: str) -> str:
     return clip(text.strip(), COMMENTS_LIMIT)
-
-
-def _json_objects(text: str) -> list[dict[str, Any]]:
-    """Every top-level JSON object in the text (nested ones belong to their parent)."""
-    found = []
-    decoder = json.JSONDecoder()
-    position = 0
-    while (start := text.find("{", position)) != -1:
-        try:
-            value, end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            position = start + 1
-            continue
-        if isinstance(value, dict):
-            found.append(value)
-        position = end
-    return found

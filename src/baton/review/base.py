@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ..records import AttemptView, AwaitHuman, ReviewResult
+from ..core.records import AwaitHuman, Candidate, ReviewResult
 
 
 @runtime_checkable
@@ -13,4 +13,4 @@ class Reviewer(Protocol):
 
     name: str
 
-    async def review(self, attempt: AttemptView) -> ReviewResult | AwaitHuman: ...
+    async def review(self, attempt: Candidate) -> ReviewResult | AwaitHuman: ...

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..core.records import AwaitHuman, Candidate, ReviewResult
+from ..core.vocabulary import RISK_ORDER, Decision, Risk
 from ..plugins import BuildContext, ReviewerConfig
-from ..records import AttemptView, AwaitHuman, ReviewResult
-from ..types import RISK_ORDER, Decision, Risk
 
 
 class PolicyReviewerConfig(ReviewerConfig):
@@ -37,7 +37,7 @@ class PolicyReviewer:
         self.name = name
         self.config = config
 
-    def reasons(self, attempt: AttemptView) -> list[str]:
+    def reasons(self, attempt: Candidate) -> list[str]:
         """Why this attempt cannot be approved automatically (empty: it can)."""
         c = self.config
         reasons = []
@@ -59,7 +59,7 @@ class PolicyReviewer:
                 reasons.append(f"check(s) failed: {', '.join(failed)}")
         return reasons
 
-    async def review(self, attempt: AttemptView) -> ReviewResult | AwaitHuman:
+    async def review(self, attempt: Candidate) -> ReviewResult | AwaitHuman:
         c = self.config
         why = "; ".join(self.reasons(attempt))
         if not why:

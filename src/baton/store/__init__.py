@@ -1,6 +1,7 @@
 """Stores: durable event logs with an item index and leases (memory, SQLite)."""
 
-from .base import ItemSummary, Store
+from ..core.index import ItemSummary
+from .base import Store
 from .memory import MemoryStore
 from .opener import open_store
 from .sqlite import SQLiteStore

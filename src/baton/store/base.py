@@ -9,33 +9,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection, Sequence
-from typing import Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
-from ..events import Event
-
-
-class ItemSummary(NamedTuple):
-    """An item's row in the store's index, rewritten with every append to its log.
-
-    Derived from the log (the engine folds it); kept so that queries, claims and the
-    human inbox need no replay. `lease_owner` / `lease_until` are owned by the store.
-    """
-
-    item_id: str
-    queue: str
-    status: str
-    runnable: bool
-    waiting: str | None
-    version: int
-    attempts: int
-    objective: str
-    created_at: float
-    updated_at: float
-    lease_owner: str | None = None
-    lease_until: float | None = None
-
-    def with_lease(self, owner: str | None, until: float | None) -> ItemSummary:
-        return self._replace(lease_owner=owner, lease_until=until)
+from ..core.events import Event
+from ..core.index import ItemSummary
 
 
 @runtime_checkable

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 
+from ..core.events import Event
+from ..core.index import ItemSummary
 from ..errors import VersionConflict
-from ..events import Event
-from .base import ItemSummary, Topic, Watchers
+from .base import Topic, Watchers
 
 _new = tuple.__new__  # an Event with its position, without the NamedTuple's __new__ (hot path)
 

@@ -42,9 +42,10 @@ from urllib.parse import parse_qs, urlparse
 
 import orjson
 
+from ..core.events import Event
+from ..core.index import ItemSummary
 from ..errors import StoreError, VersionConflict
-from ..events import Event
-from .base import ItemSummary, Topic, Watchers
+from .base import Topic, Watchers
 
 log = logging.getLogger("baton.store")
 

@@ -23,9 +23,10 @@ from typing import Any
 
 import orjson
 
+from ..core.events import Event
+from ..core.index import ItemSummary
 from ..errors import StoreError, VersionConflict
-from ..events import Event
-from .base import ItemSummary, Topic, Watchers
+from .base import Topic, Watchers
 
 _SCHEMA = resources.files("baton.store").joinpath("schema.sql").read_text(encoding="utf-8")
 _CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit

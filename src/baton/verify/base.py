@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ..records import AttemptView, CheckResult
+from ..core.records import Candidate, CheckResult
 
 
 @runtime_checkable
@@ -13,4 +13,4 @@ class Verifier(Protocol):
 
     name: str
 
-    async def verify(self, attempt: AttemptView) -> CheckResult: ...
+    async def verify(self, attempt: Candidate) -> CheckResult: ...

@@ -10,10 +10,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .._util import clip
+from ..core.records import Candidate, CheckResult
+from ..core.text import clip
 from ..plugins import BuildContext, VerifierConfig
 from ..process import OUTPUT_LIMIT, allowed_env, command_line, run_process
-from ..records import AttemptView, CheckResult
 
 DEFAULT_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV"]
 
@@ -59,7 +59,7 @@ class CommandVerifier:
         self.base = base
         self.config = config
 
-    async def verify(self, attempt: AttemptView) -> CheckResult:
+    async def verify(self, attempt: Candidate) -> CheckResult:
         cwd = self.cwd or attempt.workdir or self.base
         with tempfile.TemporaryDirectory(prefix="baton-check-") as scratch:
             output_file = Path(scratch) / "output.txt"

@@ -9,8 +9,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import Field, model_validator
 
+from ..core.records import Candidate, CheckResult
 from ..plugins import BuildContext, VerifierConfig
-from ..records import AttemptView, CheckResult
 
 
 class JsonSchemaVerifierConfig(VerifierConfig):
@@ -65,7 +65,7 @@ class JsonSchemaVerifier:
         self.name = name
         self.validator = Draft202012Validator(schema)
 
-    async def verify(self, attempt: AttemptView) -> CheckResult:
+    async def verify(self, attempt: Candidate) -> CheckResult:
         try:
             value = attempt.json_value()
         except ValueError as exc:

@@ -10,12 +10,12 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .._util import clip
 from ..agents.base import Agent
+from ..core.records import AgentResult, Assignment, Candidate, CheckResult
+from ..core.text import clip, json_values
 from ..errors import AgentError
 from ..plugins import BuildContext, VerifierConfig
 from ..prompts import render_attempt
-from ..records import AgentResult, AttemptView, CheckResult, Task
 
 ANSWER_LIMIT = 300  # of an answer without a score, quoted as evidence
 _SCORE_KEYS = ("score", "rating", "grade")
@@ -61,7 +61,7 @@ class JudgeVerifier:
         self.config = config
         self.template = template
 
-    def prompt(self, attempt: AttemptView) -> str:
+    def prompt(self, attempt: Candidate) -> str:
         c = self.config
         text = render_attempt(self.template, attempt, rubric=c.rubric)
         return Template(text).safe_substitute(scale=str(c.scale))
@@ -81,9 +81,9 @@ class JudgeVerifier:
             },
         }
 
-    async def verify(self, attempt: AttemptView) -> CheckResult:
+    async def verify(self, attempt: Candidate) -> CheckResult:
         c = self.config
-        task = Task(
+        assignment = Assignment(
             item_id=attempt.item_id,
             attempt=attempt.attempt,
             objective=self.prompt(attempt),
@@ -92,7 +92,7 @@ class JudgeVerifier:
             acceptance=(self.answer_schema(),),
         )
         try:
-            result = await self.agent.run(task)
+            result = await self.agent.run(assignment)
         except AgentError as exc:
             return CheckResult(False, f"the judging agent failed: {exc}", usage=exc.usage)
         if not isinstance(result, AgentResult):
@@ -119,14 +119,7 @@ class JudgeVerifier:
 
 def parse_score(text: str, scale: int) -> tuple[float, str] | None:
     """The score (on `scale`) and reasons in a judge's answer; None when there is no score."""
-    decoder = json.JSONDecoder()
-    position = 0
-    while (start := text.find("{", position)) != -1:
-        try:
-            value, position = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            position = start + 1
-            continue
+    for value in json_values(text):
         if isinstance(value, dict):
             fields = {str(k).lower(): v for k, v in value.items()}
             for key in _SCORE_KEYS:

@@ -10,13 +10,13 @@ from typing import Any, Literal
 from pydantic import Field
 
 from .._util import import_callable
+from ..core.records import Candidate, CheckResult
 from ..plugins import BuildContext, VerifierConfig
-from ..records import AttemptView, CheckResult
 
 
 class PythonVerifierConfig(VerifierConfig):
     kind: Literal["python"] = "python"
-    function: str = Field(description="'module:function' taking the AttemptView")
+    function: str = Field(description="'module:function' taking the Candidate")
     path: list[str] = Field(default_factory=lambda: ["."])
     offload: bool = True
     threshold: float | None = None
@@ -28,14 +28,14 @@ class PythonVerifierConfig(VerifierConfig):
 
 class PythonVerifier:
     def __init__(
-        self, name: str, fn: Callable[[AttemptView], Any], offload: bool, threshold: float | None
+        self, name: str, fn: Callable[[Candidate], Any], offload: bool, threshold: float | None
     ) -> None:
         self.name = name
         self.fn = fn
         self.offload = offload and not inspect.iscoroutinefunction(fn)
         self.threshold = threshold
 
-    async def verify(self, attempt: AttemptView) -> CheckResult:
+    async def verify(self, attempt: Candidate) -> CheckResult:
         value = await asyncio.to_thread(self.fn, attempt) if self.offload else self.fn(attempt)
         if inspect.isawaitable(value):
             value = await value

@@ -8,13 +8,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..core.records import Candidate, CheckResult
 from ..plugins import BuildContext, VerifierConfig
-from ..records import AttemptView, CheckResult
 
 _FLAGS = {"IGNORECASE": re.IGNORECASE, "MULTILINE": re.MULTILINE, "DOTALL": re.DOTALL}
 
 
-def subject(attempt: AttemptView, field: str | None) -> str:
+def subject(attempt: Candidate, field: str | None) -> str:
     """The text to check: the output, or a dotted field of its JSON value."""
     if field is None:
         return attempt.text
@@ -67,7 +67,7 @@ class RegexVerifier:
         self.forbid = forbid
         self.field = field
 
-    async def verify(self, attempt: AttemptView) -> CheckResult:
+    async def verify(self, attempt: Candidate) -> CheckResult:
         try:
             text = subject(attempt, self.field)
         except LookupError as exc:
@@ -121,7 +121,7 @@ class ContainsVerifier:
         self.forbid = forbid
         self.field = field
 
-    async def verify(self, attempt: AttemptView) -> CheckResult:
+    async def verify(self, attempt: Candidate) -> CheckResult:
         try:
             text = subject(attempt, self.field)
         except LookupError as exc:

@@ -2,7 +2,7 @@
 // It reads the REST API under /api and follows /api/stream (Server-Sent Events) to update live.
 "use strict";
 
-const STATUSES = ["scoping", "running", "reviewing", "verifying", "refining", "waiting_human",
+const STATUSES = ["queued", "scoping", "running", "reviewing", "verifying", "refining", "waiting_human",
   "accepted", "escalated", "failed", "cancelled"];
 const ROLES = ["viewer", "reviewer", "operator", "admin"];
 const state = { me: null, csrf: null, stream: null, refresh: null, page: null };
@@ -132,7 +132,9 @@ async function login() {
 
 async function board() {
   const [page, books] = await Promise.all([api("/api/items?limit=1000"), api("/api/playbooks")]);
-  const columns = STATUSES.map((s) => {
+  // scoping: only stores written by baton 0.1 have items there (never-claimed ones)
+  const shown = STATUSES.filter((s) => s !== "scoping" || page.counts.scoping);
+  const columns = shown.map((s) => {
     const items = page.items.filter((i) => i.status === s);
     return h("section", { class: "column", "data-status": s },
       h("h3", {}, h("span", {}, s.replace("_", " ")), h("span", { class: "muted" }, String(page.counts[s] || 0))),

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import orjson
 
-from .types import Gate
+from .vocabulary import Gate
 
 OnReject = Literal["fail", "refine", "escalate"]
 OnExhausted = Literal["escalate", "fail"]

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
-from ._util import clip
 from .plan import FanoutPlan, Plan
 from .state import AttemptState, ItemState
-from .types import Decision, Gate, HumanWait, Outcome, Status
+from .vocabulary import Decision, Gate, HumanWait, Outcome, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +291,7 @@ def _verify_gate(plan: Plan, attempt: AttemptState) -> Step | None:
 
 
 _STEP_STATUS: dict[type, Status] = {
-    Scope: Status.SCOPING,
+    Scope: Status.QUEUED,  # scoping is an engine's first step: until then the item waits
     Delegate: Status.RUNNING,
     Fanout: Status.RUNNING,
     Await: Status.RUNNING,
@@ -303,10 +301,8 @@ _STEP_STATUS: dict[type, Status] = {
     Accept: Status.VERIFYING,
     Refine: Status.REFINING,
     Finish: Status.REFINING,
+    Wait: Status.WAITING_HUMAN,
 }
-
-
-_STEP_STATUS[Wait] = Status.WAITING_HUMAN
 _OUTCOME_STATUS: dict[Outcome, Status] = {o: Status(o) for o in Outcome}
 
 
@@ -320,49 +316,3 @@ def status_of(state: ItemState, step: Step) -> Status:
 def runnable(step: Step) -> bool:
     """Whether an engine has work to do on an item whose next step is `step`."""
     return not isinstance(step, Wait | Done)
-
-
-def build_feedback(state: ItemState, attempt: int, limit: int = 2000) -> list[dict[str, Any]]:
-    """What the next attempt is told: failed checks' evidence, reviewers' comments, errors.
-
-    Bounded: each entry's text is cut to `limit` characters (head and tail kept), so
-    working memory stays small however much a verifier printed.
-    """
-    a = state.attempt(attempt)
-    entries: list[dict[str, Any]] = []
-    if a.error is not None:
-        entries.append({"source": f"agent:{a.agent}", "kind": "error", "message": a.error})
-    for name, check in a.checks.items():
-        if not check["passed"]:
-            entries.append(
-                {
-                    "source": f"verifier:{name}",
-                    "kind": "check",
-                    "message": check.get("evidence", ""),
-                }
-            )
-    for name, review in a.reviews.items():
-        if review["decision"] != Decision.APPROVE:
-            entries.append(
-                {
-                    "source": f"reviewer:{name}",
-                    "kind": "review",
-                    "decision": review["decision"],
-                    "message": review.get("comments") or "",
-                }
-            )
-    for entry in entries:
-        entry["message"] = clip(str(entry["message"]), limit)
-    return entries
-
-
-def build_round_feedback(state: ItemState, attempts: list[int]) -> list[dict[str, Any]]:
-    """A best-of-N round's feedback: each attempt's, saying whose it was."""
-    entries = []
-    for n in attempts:
-        a = state.attempt(n)
-        if a.abandoned:
-            continue
-        for entry in build_feedback(state, n):
-            entries.append(dict(entry, source=f"attempt {n} ({a.agent}) {entry['source']}"))
-    return entries

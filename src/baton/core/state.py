@@ -9,7 +9,7 @@ from typing import Any
 from . import events as ev
 from .events import Event
 from .plan import Plan
-from .types import HumanWait, Outcome
+from .vocabulary import HumanWait, Outcome
 
 
 @dataclass(slots=True)

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .types import Decision
+from .text import extract_json
+from .vocabulary import Decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +46,9 @@ class BudgetLeft:
 
 
 @dataclass(frozen=True, slots=True)
-class Task:
-    """Everything an agent is given for one attempt."""
+class Assignment:
+    """Everything an agent is given for one attempt (the log records it as the attempt's
+    `task`)."""
 
     item_id: str
     attempt: int
@@ -76,7 +78,7 @@ class Task:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The whole task, as a command agent reads it from BATON_TASK_FILE."""
+        """The whole assignment, as a command agent reads it from BATON_TASK_FILE."""
         return {
             "objective": self.objective,
             "inputs": self.inputs,
@@ -123,8 +125,8 @@ class AwaitHuman:
 
 
 @dataclass(frozen=True, slots=True)
-class AttemptView:
-    """What reviewers and verifiers see of one attempt."""
+class Candidate:
+    """What reviewers and verifiers judge: one attempt's output with its context."""
 
     item_id: str
     attempt: int
@@ -141,10 +143,8 @@ class AttemptView:
     change: dict[str, Any] | None = None  # code work: diff, files, base, commit, branch
 
     def json_value(self) -> Any:
-        """The output as JSON: the structured data if any, else the text (or its ```json
-        block) parsed; ValueError when it is not JSON."""
-        from ._util import extract_json
-
+        """The output as JSON: the structured data if any, else the JSON its text holds
+        (text.extract_json); ValueError when it holds none."""
         return self.data if self.data is not None else extract_json(self.text)
 
 

@@ -1,0 +1,57 @@
+"""A transition: the events a step's results become, chained onto the item's state, with
+the effect-free steps they lead to, the step after them and the index row to store.
+
+Pure: the driver that performed the step hands its results here, then appends what
+comes back; nothing here reads or writes a store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from .bookkeeping import Entry, bookkeeping
+from .events import Event, chain
+from .index import ItemSummary, summarize
+from .loop import Step, decide
+from .state import ItemState
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Events to append to an item's log at `expected` version, and what follows them."""
+
+    log: str
+    expected: int
+    events: list[Event]
+    step: Step  # the item's next step once these events are recorded
+    summary: ItemSummary  # its index row then
+
+
+def settle(
+    state: ItemState,
+    entries: list[Entry],
+    now: float,
+    running: Collection[int] = (),
+    *,
+    follow: bool = True,
+) -> Transition:
+    """Chain `entries` onto `state` (applied in place) and decide what comes next.
+
+    With `follow`, the events of effect-free steps the loop decides next (a refine, an
+    acceptance, an escalation) are added too, so they share one append with the step
+    that led to them. `running`: the attempts the deciding engine runs (see decide).
+    """
+    expected = state.version
+    events: list[Event] = []
+    while True:
+        batch = chain(state.item_id, state.version, state.last_hash, now, entries)
+        for event in batch:
+            state.apply(event)
+        events.extend(batch)
+        step = decide(state, now, running)
+        more = bookkeeping(state, step) if follow else None
+        if not more:
+            break
+        entries = more
+    return Transition(state.item_id, expected, events, step, summarize(state, now, step))
