@@ -28,8 +28,9 @@ from typing import Any
 
 from baton import Engine, ItemSpec, MemoryStore, Playbook, SQLiteStore, Store
 from baton.agents.python import PythonAgent
+from baton.config.playbook import AgentSlot
+from baton.config.sections import PolicyModel
 from baton.core.records import Assignment, Candidate
-from baton.playbook import AgentSlot, PolicyModel
 from baton.review.policy import PolicyReviewer, PolicyReviewerConfig
 from baton.verify.python import PythonVerifier
 

@@ -31,8 +31,9 @@ from typing import Any
 from baton import Engine, ItemSpec, Playbook, SQLiteStore
 from baton.agents.chat import ChatAgent
 from baton.agents.llama import LlamaAgentConfig, LocalModel, packaged_model
-from baton.playbook import AgentSlot, BudgetModel, PolicyModel
-from baton.plugins import BuildContext
+from baton.config.playbook import AgentSlot
+from baton.config.plugin import BuildContext
+from baton.config.sections import BudgetModel, PolicyModel
 from baton.verify.json_schema import JsonSchemaVerifier
 
 TARGET_OVERHEAD = 0.02

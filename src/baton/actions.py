@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import worktree
 from .core import events as ev
 from .core.events import Event, chain
 from .core.loop import exhausted_reason
@@ -22,6 +21,7 @@ from .core.vocabulary import FLEET_LOG, Decision, HumanWait, Outcome
 from .errors import InvalidAction
 from .ledger import commit, load_state, retrying
 from .store.base import Store
+from .system import worktrees as worktree
 
 
 def _waiting(state: ItemState) -> HumanWait | None:

@@ -13,8 +13,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from . import worktree
-from .agents.base import Agent
+from .config.playbook import Playbook
+from .config.plugin import Agent
 from .core import events as ev
 from .core.bookkeeping import Entry
 from .core.loop import Apply, Delegate, Review, Verify
@@ -32,8 +32,8 @@ from .core.state import ItemState
 from .core.text import clip
 from .core.vocabulary import Outcome
 from .errors import AgentError, ReviewError
-from .git import GitError
-from .playbook import Playbook
+from .system import worktrees as worktree
+from .system.git import GitError
 
 EVIDENCE_LIMIT = 20_000
 

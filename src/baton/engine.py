@@ -22,6 +22,8 @@ from typing import Any
 from . import effects
 from ._gc import fewer_collections
 from .bus import Bus
+from .config.items import ItemSpec
+from .config.playbook import Playbook
 from .core import events as ev
 from .core.bookkeeping import Entry, bookkeeping
 from .core.loop import (
@@ -42,13 +44,11 @@ from .core.records import Assignment
 from .core.state import ItemState, fold
 from .core.vocabulary import ACTIVE_STATUSES, FINAL_STATUSES, FLEET_LOG
 from .errors import ItemsError, VersionConflict
-from .git import GitError
-from .items import ItemSpec
 from .ledger import commit
-from .playbook import Playbook
 from .redact import Redactor
 from .rounds import Round
 from .store.base import Store
+from .system.git import GitError
 
 log = logging.getLogger("baton.engine")
 
@@ -490,8 +490,8 @@ def _alive(pid: int) -> bool:
 
 
 def _check_refs(spec: ItemSpec, book: Playbook) -> list[Any]:
-    from ._source import Located
-    from .items import check_against
+    from .config.items import check_against
+    from .config.source import Located
 
     if all(n in book.verifiers for n in spec.acceptance or ()) and all(
         n in book.agents for n in spec.cascade or ()

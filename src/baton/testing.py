@@ -7,7 +7,9 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from .agents.chat import Completion, Message, Sampling
+from .agents.completions import Completion, Message, Sampling
+from .config.items import ItemSpec, with_ids
+from .config.playbook import Playbook
 from .core.records import (
     AgentResult,
     Assignment,
@@ -20,9 +22,7 @@ from .core.records import (
 from .core.state import ItemState
 from .core.vocabulary import Decision
 from .engine import Engine
-from .items import ItemSpec, with_ids
 from .ledger import load_state
-from .playbook import Playbook
 from .store.base import Store
 from .store.memory import MemoryStore
 

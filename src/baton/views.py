@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from . import actions, metrics
+from .config.loading import load_playbook
+from .config.playbook import Playbook
 from .core.vocabulary import Status
 from .errors import BatonError
 from .feed import feed
 from .ledger import load_state
-from .playbook import Playbook, load_playbook
 from .store.base import Store
 
 

@@ -34,7 +34,7 @@ def _app_with_history():  # type: ignore[no-untyped-def]
     store = open_store(str(folder / "fuzz.db"))
 
     async def history() -> str:
-        from baton.items import ItemSpec
+        from baton.config.items import ItemSpec
 
         engine = Engine(store, book, poll_interval=0.01)
         specs = [ItemSpec(id="low", objective="x"), ItemSpec(id="high", objective="y", risk="high")]

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from baton.agents.command import CommandAgent, CommandAgentConfig
+from baton.config.plugin import BuildContext
+from baton.config.registry import kinds
 from baton.core.records import AgentResult, Assignment, BudgetLeft
 from baton.errors import AgentError
-from baton.plugins import BuildContext, kinds
 
 PY = sys.executable
 
@@ -63,7 +64,7 @@ ECHO = "import sys\nsys.stdout.write(sys.stdin.read())\n"
 
 
 def test_registered_as_the_command_kind() -> None:
-    assert kinds("baton.agents")["command"] is CommandAgentConfig
+    assert kinds("baton.agents").found["command"] is CommandAgentConfig
 
 
 async def test_prompt_via_stdin_is_the_rendered_task(tmp_path: Path) -> None:

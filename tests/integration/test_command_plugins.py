@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from baton.agents.command import CommandAgentConfig
+from baton.config.plugin import BuildContext
 from baton.core.records import Assignment, BudgetLeft, Candidate
 from baton.errors import AgentError
-from baton.plugins import BuildContext
 from baton.verify.command import CommandVerifierConfig
 
 PY = sys.executable

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from baton.worktree import allowed
+from baton.system.worktrees import allowed
 from tests import repos
 from tests.conftest import Baton
 from tests.repos import git

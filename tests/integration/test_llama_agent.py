@@ -11,11 +11,11 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from baton.agents.llama import LlamaAgentConfig, LocalModel, packaged_model
+from baton.config.loading import load_playbook
+from baton.config.plugin import BuildContext
 from baton.core.records import AgentResult, Assignment
 from baton.core.vocabulary import Outcome
 from baton.errors import AgentError
-from baton.playbook import load_playbook
-from baton.plugins import BuildContext
 from baton.testing import run_items
 
 if os.environ.get("CI") != "true":

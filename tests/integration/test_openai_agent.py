@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 from baton.agents.openai import OpenAIAgentConfig, _retry_after
+from baton.config.loading import load_playbook
+from baton.config.plugin import BuildContext
+from baton.config.registry import kinds
 from baton.core.records import AgentResult, Assignment
 from baton.errors import AgentError
-from baton.playbook import load_playbook
-from baton.plugins import BuildContext, kinds
 
 KEY = "sk-test-0123456789"
 
@@ -226,7 +227,7 @@ async def test_a_closed_port_fails_after_the_retries(tmp_path: Path) -> None:
 
 
 def test_configuration_errors_are_specific(tmp_path: Path) -> None:
-    assert kinds("baton.agents")["openai"] is OpenAIAgentConfig
+    assert kinds("baton.agents").found["openai"] is OpenAIAgentConfig
     ctx = BuildContext(base_dir=tmp_path, state_dir=tmp_path / ".baton", environ={})
     with pytest.raises(ValueError, match="the environment variable NOPE_KEY is not set"):
         OpenAIAgentConfig(base_url="http://x/v1", model="m", api_key_env="NOPE_KEY").build("a", ctx)

@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from baton.agents.openai import OpenAIAgentConfig
+from baton.config.loading import load_playbook
+from baton.config.plugin import BuildContext
 from baton.core.records import AgentResult, Assignment
 from baton.core.vocabulary import Outcome
-from baton.playbook import load_playbook
-from baton.plugins import BuildContext
 from baton.testing import run_items
 
 if os.environ.get("CI") != "true":

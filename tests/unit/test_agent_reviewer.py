@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from baton.agents.python import PythonAgentConfig
+from baton.config.plugin import BuildContext
+from baton.config.registry import kinds
 from baton.core.records import AwaitHuman, Candidate, ReviewResult, Usage
 from baton.core.vocabulary import Decision
 from baton.errors import ReviewError
-from baton.plugins import BuildContext, kinds
 from baton.review.agent import DEFAULT_RUBRIC, AgentReviewer, AgentReviewerConfig
 
 _names = itertools.count()
@@ -88,7 +89,7 @@ def reviewer(ctx: BuildContext, agent: str, **kw: object) -> AgentReviewer:
 
 
 def test_registered_as_the_agent_kind() -> None:
-    assert kinds("baton.reviewers")["agent"] is AgentReviewerConfig
+    assert kinds("baton.reviewers").found["agent"] is AgentReviewerConfig
 
 
 def test_unknown_agent_is_a_build_error(ctx: BuildContext) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from baton.agents.python import PythonAgent, PythonAgentConfig
+from baton.config.plugin import BuildContext
+from baton.config.registry import kinds
 from baton.core.records import AgentResult, Assignment, AwaitHuman, Usage
 from baton.errors import AgentError
-from baton.plugins import BuildContext, kinds
 
 _names = itertools.count()
 
@@ -96,7 +97,7 @@ def agent(tmp_path: Path, module: str, function: str, **kw: object) -> PythonAge
 
 
 def test_registered_as_the_python_kind() -> None:
-    assert kinds("baton.agents")["python"] is PythonAgentConfig
+    assert kinds("baton.agents").found["python"] is PythonAgentConfig
 
 
 @pytest.mark.parametrize(
@@ -180,7 +181,7 @@ def test_path_is_relative_to_the_playbook_folder(tmp_path: Path, module: str) ->
 
 
 def test_two_playbooks_with_modules_of_one_name_each_get_their_own(tmp_path: Path) -> None:
-    from baton._util import import_callable
+    from baton.config.callables import import_callable
 
     for name, answer in (("one", "first"), ("two", "second")):
         (tmp_path / name).mkdir()

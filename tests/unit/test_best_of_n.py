@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from baton.config.playbook import Playbook
+from baton.config.sections import BudgetModel, FanoutModel, PolicyModel
 from baton.core import events as ev
 from baton.core.events import chain
 from baton.core.loop import Accept, Await, Fanout, Finish, Recover, Refine, Review, Verify, decide
@@ -15,7 +17,6 @@ from baton.core.plan import Budget, FanoutPlan, Plan, ReviewerPlan, VerifierPlan
 from baton.core.records import Assignment, Candidate, CheckResult
 from baton.core.state import fold
 from baton.core.vocabulary import Gate, Outcome
-from baton.playbook import BudgetModel, FanoutModel, Playbook, PolicyModel
 from baton.testing import FunctionAgent, FunctionVerifier, ScriptedReviewer, run_items
 
 T0 = 1_000.0

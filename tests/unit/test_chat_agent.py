@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from baton.agents.chat import ChatAgent, ChatAgentConfig, Completion, Price, Sampling, schema_of
+from baton.agents.chat import ChatAgent, ChatAgentConfig, schema_of
+from baton.agents.completions import Completion, Price, Sampling
 from baton.core.records import Assignment
 from baton.errors import AgentError
 from baton.testing import ScriptedBackend

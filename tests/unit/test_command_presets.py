@@ -17,8 +17,8 @@ from baton.agents.command import (
     preset_fields,
     presets,
 )
+from baton.config.loading import load_playbook
 from baton.errors import PlaybookError
-from baton.playbook import load_playbook
 
 NAMES = sorted(presets())
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from baton.agents.chat import ChatAgent, ChatAgentConfig, Completion, Message, Sampling
+from baton.agents.chat import ChatAgent, ChatAgentConfig
+from baton.agents.completions import Completion, Message, Sampling
 from baton.agents.edits import FILES_SCHEMA, EditsConfig
 from baton.core.records import Assignment
 from baton.errors import AgentError
@@ -300,7 +301,7 @@ async def test_an_openai_agent_edits_too_and_sends_the_files_shape_as_response_f
     repo: Path, tmp_path: Path
 ) -> None:
     from baton.agents.openai import OpenAIAgentConfig, OpenAIBackend
-    from baton.plugins import BuildContext
+    from baton.config.plugin import BuildContext
 
     config = OpenAIAgentConfig(
         base_url="http://127.0.0.1:9/v1", model="m", structured=True, edits={"mode": "files"}

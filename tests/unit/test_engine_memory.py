@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from baton import AgentResult, Usage
+from baton.config.playbook import AgentSlot, Playbook
+from baton.config.sections import BudgetModel, PolicyModel
 from baton.core.records import Candidate
 from baton.core.vocabulary import Outcome
 from baton.errors import AgentError
-from baton.playbook import AgentSlot, BudgetModel, Playbook, PolicyModel
 from baton.testing import (
     FunctionAgent,
     FunctionVerifier,

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from baton.config.plugin import BuildContext
+from baton.config.registry import kinds
 from baton.core.records import AgentResult, Candidate, Usage
 from baton.errors import AgentError
-from baton.plugins import BuildContext, kinds
 from baton.testing import FunctionAgent, ScriptedAgent
 from baton.verify.judge import JudgeVerifierConfig, parse_score
 
@@ -97,7 +98,7 @@ async def test_a_judge_that_cannot_score_fails_the_check_with_why(
 
 
 def test_configuration_errors_are_specific(tmp_path: Path) -> None:
-    assert kinds("baton.verifiers")["judge"] is JudgeVerifierConfig
+    assert kinds("baton.verifiers").found["judge"] is JudgeVerifierConfig
     with pytest.raises(ValueError, match="unknown agent 'nobody' \\(known: m\\)"):
         judge(ScriptedAgent("m", ["x"]), tmp_path, agent="nobody")
     with pytest.raises(ValidationError, match="threshold must be above 0 and at most scale"):
@@ -107,8 +108,8 @@ def test_configuration_errors_are_specific(tmp_path: Path) -> None:
 
 
 def test_a_judge_cannot_be_an_agent_that_edits_files(tmp_path: Path) -> None:
+    from baton.config.loading import load_playbook
     from baton.errors import PlaybookError
-    from baton.playbook import load_playbook
 
     (tmp_path / "p.yaml").write_text(
         "name: x\nagents:\n  coder: {kind: llama, edits: {mode: files}}\n"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from baton.config.loading import load_playbook
 from baton.core.vocabulary import Gate
 from baton.errors import NotFound, PlaybookError
-from baton.playbook import load_playbook
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from baton.config.plugin import BuildContext
+from baton.config.registry import kinds
 from baton.core.records import AwaitHuman, Candidate, ReviewResult
 from baton.core.vocabulary import Decision
-from baton.plugins import BuildContext, kinds
 from baton.review.policy import PolicyReviewerConfig
 
 PASSED = {"verifier": "schema", "passed": True}
@@ -34,7 +35,7 @@ def view(risk: str = "low", checks: tuple[dict[str, object], ...] = ()) -> Candi
 
 
 def test_registered_and_needs_checks_only_when_it_reads_them() -> None:
-    assert kinds("baton.reviewers")["policy"] is PolicyReviewerConfig
+    assert kinds("baton.reviewers").found["policy"] is PolicyReviewerConfig
     assert PolicyReviewerConfig().needs_checks() is True
     assert PolicyReviewerConfig(checks_passed=False).needs_checks() is False
 

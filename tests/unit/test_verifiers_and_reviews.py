@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from baton.config.plugin import BuildContext
 from baton.core.records import AwaitHuman, Candidate
 from baton.core.vocabulary import Decision
 from baton.errors import ReviewError
-from baton.plugins import BuildContext
 from baton.review.agent import parse_review
 from baton.review.policy import PolicyReviewerConfig
 from baton.verify.json_schema import JsonSchemaVerifierConfig

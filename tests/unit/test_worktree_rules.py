@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from baton.worktree import _numstat, accepted_branch, allowed, branch_name
+from baton.system.worktrees import _numstat, accepted_branch, allowed, branch_name
 
 
 @pytest.mark.parametrize(

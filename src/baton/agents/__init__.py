@@ -1,5 +1,4 @@
-"""Agents: who does the work of an attempt (programs, commands, people, models)."""
+"""Agents: who does the work of an attempt (programs, commands, people, models).
 
-from .base import Agent
-
-__all__ = ["Agent"]
+Each kind is a module here, declared as an entry point of the group `baton.agents`.
+"""

@@ -9,65 +9,22 @@ with text: that step lives in edits.py and asks the model through `ChatAgent.ask
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from ..config.plugin import AgentConfig
+from ..config.prompts import render_task
 from ..core.records import AgentResult, Assignment, Usage
 from ..core.text import extract_json
 from ..errors import AgentError
-from ..plugins import AgentConfig
-from ..prompts import render_task
+from .completions import ChatBackend, Completion, Message, Price, Sampling
 from .edits import EditsConfig, FileEditor
 
 DEFAULT_SYSTEM = (
     "You are a careful assistant doing one task. Follow the objective exactly. "
     "When the checks ask for JSON, answer with that JSON only."
 )
-
-Message = dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """One chat completion as a backend returns it: text and tokens as the model counted."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Sampling:
-    """How to sample one completion."""
-
-    temperature: float
-    max_tokens: int
-    stop: tuple[str, ...] = ()
-    seed: int | None = None
-    schema: dict[str, Any] | None = None  # constrain the output to this JSON Schema
-    extra: dict[str, Any] = field(default_factory=dict)  # backend-specific, passed as is
-
-
-class ChatBackend(Protocol):
-    """Completes one chat; raises AgentError with a clear reason when it cannot."""
-
-    model: str
-
-    async def complete(self, messages: list[Message], sampling: Sampling) -> Completion: ...
-
-
-class Price(BaseModel):
-    """Money per million tokens, as providers publish it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    prompt: float = Field(0.0, ge=0, description="per million prompt (input) tokens")
-    completion: float = Field(0.0, ge=0, description="per million completion (output) tokens")
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.prompt + completion_tokens * self.completion) / 1e6
 
 
 class ChatAgentConfig(AgentConfig):
@@ -103,6 +60,9 @@ class ChatAgentConfig(AgentConfig):
         "files shown to it), max_context_bytes",
     )
 
+    def edits_files(self) -> bool:
+        return self.edits is not None
+
     def sampling(self, schema: dict[str, Any] | None, attempt: int = 1) -> Sampling:
         seed = None if self.seed is None else self.seed + attempt - 1
         return Sampling(
@@ -135,7 +95,13 @@ class ChatAgent:
 
     async def run(self, assignment: Assignment) -> AgentResult:
         if self.config.edits is not None:
-            return await FileEditor(self, self.config.edits).run(assignment)
+            editor = FileEditor(
+                self,
+                self.config.edits,
+                structured=self.config.structured,
+                max_tokens=self.config.max_tokens,
+            )
+            return await editor.run(assignment)
         schema = schema_of(assignment) if self.config.structured else None
         done, usage = await self.ask(self.messages(assignment), schema, assignment.attempt)
         data = None

@@ -19,12 +19,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from ..config.plugin import AgentConfig, BuildContext
+from ..config.prompts import render_task
 from ..core.records import AgentResult, Assignment, AwaitHuman, Usage
 from ..core.text import extract_json
 from ..errors import AgentError
-from ..plugins import AgentConfig, BuildContext
-from ..process import Finished, allowed_env, command_line, run_process
-from ..prompts import render_task
+from ..system.processes import Finished, allowed_env, command_line, run_process
 
 DEFAULT_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER"]
 

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..config.plugin import AgentConfig, BuildContext
 from ..core.records import AgentResult, Assignment, AwaitHuman
-from ..plugins import AgentConfig, BuildContext
 
 
 class HumanAgentConfig(AgentConfig):

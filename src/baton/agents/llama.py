@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
+from ..config.plugin import BuildContext
 from ..errors import AgentError
-from ..plugins import BuildContext
-from .chat import ChatAgent, ChatAgentConfig, Completion, Message, Sampling
+from .chat import ChatAgent, ChatAgentConfig
+from .completions import Completion, Message, Sampling
 
 if TYPE_CHECKING:
     from llama_cpp import Llama

@@ -18,10 +18,11 @@ from urllib.parse import urlparse
 import httpx
 from pydantic import Field, field_validator
 
+from ..config.plugin import BuildContext
 from ..core.text import clip
 from ..errors import AgentError
-from ..plugins import BuildContext
-from .chat import ChatAgent, ChatAgentConfig, Completion, Message, Price, Sampling
+from .chat import ChatAgent, ChatAgentConfig
+from .completions import Completion, Message, Price, Sampling
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 ERROR_LIMIT = 500  # of a server's error text quoted in an AgentError

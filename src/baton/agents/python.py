@@ -10,10 +10,10 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from .._util import import_callable
+from ..config.callables import import_callable
+from ..config.plugin import AgentConfig, BuildContext
 from ..core.records import AgentResult, Assignment, AwaitHuman
 from ..errors import AgentError
-from ..plugins import AgentConfig, BuildContext
 
 
 class PythonAgentConfig(AgentConfig):

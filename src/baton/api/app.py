@@ -15,11 +15,11 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from .. import metrics
+from .. import __version__, metrics
 from ..auth import Role
+from ..config.playbook import Playbook
 from ..errors import InputError, InvalidAction, NotFound, StoreError, UserError, VersionConflict
 from ..feed import feed
-from ..playbook import Playbook
 from ..store.base import Store
 from .access import Access, need
 from .prometheus import exposition
@@ -42,7 +42,7 @@ def create_app(
     """The app over one store (the same the workers use)."""
     app = FastAPI(
         title="baton",
-        version=_version(),
+        version=__version__,
         description="The control plane of baton: items, decisions, agents, metrics, audit.",
         docs_url="/api/docs",
         redoc_url=None,
@@ -138,12 +138,3 @@ def _errors(app: FastAPI) -> None:
         ]
         detail = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         return JSONResponse({"detail": detail, "problems": problems}, status_code=422)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("baton")
-    except PackageNotFoundError:
-        return "0"

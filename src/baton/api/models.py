@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth import Role
-from ..items import ItemSpec
+from ..config.items import ItemSpec
 
 
 class Strict(BaseModel):

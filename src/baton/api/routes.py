@@ -13,17 +13,17 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from .. import actions, auth, metrics, views
-from .._source import Located
 from ..audit import verify_store
 from ..auth import Identity, Role
+from ..config.items import check_against, with_ids
+from ..config.playbook import Playbook
+from ..config.source import Located
 from ..core.state import AttemptState, ItemState
 from ..core.vocabulary import AUTH_LOG, Decision, Status
 from ..engine import Engine
 from ..errors import InvalidAction, ItemsError, NotFound
 from ..feed import PAGE, feed, follow
-from ..items import check_against, with_ids
 from ..ledger import load_state
-from ..playbook import Playbook
 from ..store.base import Store
 from . import models as m
 from .access import SESSION_COOKIE, SESSION_SECONDS, Access, need

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from .. import __version__
 from ..errors import BatonError, UserError
 from ..store.base import Store
 from ..store.opener import DEFAULT_STORE, open_store
@@ -81,7 +82,7 @@ def _fail(message: str, code: int) -> None:
     help="Where state lives: a SQLite file path, sqlite:///path, or redis://HOST:PORT/DB "
     "(shared by every process that names it; ?prefix=P keeps several apart) (env BATON_STORE).",
 )
-@click.version_option(package_name="baton")
+@click.version_option(version=__version__, prog_name="baton")
 @click.pass_context
 def main(ctx: click.Context, store: str) -> None:
     """baton: scope -> delegate -> review -> verify -> refine, durably, with a record."""

@@ -14,15 +14,15 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from ..actions import decide_review
+from ..config.items import load_items
+from ..config.loading import load_playbook
 from ..core import events as ev
 from ..core.records import Candidate
 from ..core.vocabulary import Decision
 from ..effects import attempt_view
 from ..engine import Engine
 from ..errors import InvalidAction
-from ..items import load_items
 from ..ledger import load_state
-from ..playbook import load_playbook
 from ..review.policy import PolicyReviewer, PolicyReviewerConfig
 from ..store.base import Store
 from . import Context, main, pass_context, whoami

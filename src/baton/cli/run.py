@@ -12,12 +12,13 @@ import click
 from rich.table import Table
 
 from .. import metrics
+from ..config.items import ItemSpec, load_items, with_ids
+from ..config.loading import load_playbook
+from ..config.playbook import Playbook
 from ..core.state import fold
 from ..core.vocabulary import OPEN_STATUSES, Status
 from ..engine import Engine
 from ..errors import InputError, ItemsError, NotFound, Problem
-from ..items import ItemSpec, load_items, with_ids
-from ..playbook import Playbook, load_playbook
 from ..store.base import Store
 from . import Context, main, pass_context
 from .live import LiveView

@@ -11,9 +11,9 @@ import click
 from rich.table import Table
 
 from .. import auth
+from ..config.loading import load_playbook
 from ..core.vocabulary import AUTH_LOG
 from ..errors import InputError
-from ..playbook import load_playbook
 from ..store.base import Store
 from . import Context, main, pass_context, whoami
 from .run import state_dir

@@ -10,15 +10,15 @@ COMPONENTS = ("editor", "sync", "login", "billing", "search")
 SEVERE = ("crash", "crashes", "lost", "loses", "data loss", "charged twice", "cannot log in")
 
 
-def triage_rules(attempt: Candidate) -> CheckResult:
+def triage_rules(candidate: Candidate) -> CheckResult:
     """The component is the one the report names; severe reports are high or critical."""
     try:
-        record = attempt.json_value()
+        record = candidate.json_value()
     except ValueError:
         return CheckResult(False, "the output is not a JSON triage record")
     if not isinstance(record, dict):
         return CheckResult(False, "the output is JSON but not an object")
-    report = attempt.objective.partition(":")[2].lower()
+    report = candidate.objective.partition(":")[2].lower()
     problems = []
     named = [c for c in COMPONENTS if re.search(rf"\b{c}\b", report)]
     component = record.get("component")

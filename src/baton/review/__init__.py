@@ -1,5 +1,4 @@
-"""Reviewers: who decides on an attempt (agents, people, policies)."""
+"""Reviewers: who decides on an attempt (agents, people, policies).
 
-from .base import Reviewer
-
-__all__ = ["Reviewer"]
+Each kind is a module here, declared as an entry point of the group `baton.reviewers`.
+"""

@@ -9,13 +9,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..agents.base import Agent
+from ..config.plugin import Agent, BuildContext, ReviewerConfig
+from ..config.prompts import render_attempt
 from ..core.records import AgentResult, Assignment, AwaitHuman, Candidate, ReviewResult
 from ..core.text import clip, json_values
 from ..core.vocabulary import Decision
 from ..errors import ReviewError
-from ..plugins import BuildContext, ReviewerConfig
-from ..prompts import render_attempt
 
 DEFAULT_RUBRIC = (
     "Approve when the output does what the objective asks, completely and correctly. "
@@ -107,17 +106,17 @@ class AgentReviewer:
         self.rubric = rubric
         self.template = template
 
-    def prompt(self, attempt: Candidate) -> str:
+    def prompt(self, candidate: Candidate) -> str:
         """What the reviewing agent is asked."""
-        return render_attempt(self.template, attempt, rubric=self.rubric)
+        return render_attempt(self.template, candidate, rubric=self.rubric)
 
-    async def review(self, attempt: Candidate) -> ReviewResult | AwaitHuman:
+    async def review(self, candidate: Candidate) -> ReviewResult | AwaitHuman:
         assignment = Assignment(
-            item_id=attempt.item_id,
-            attempt=attempt.attempt,
-            objective=self.prompt(attempt),
-            risk=attempt.risk,
-            tags=attempt.tags,
+            item_id=candidate.item_id,
+            attempt=candidate.attempt,
+            objective=self.prompt(candidate),
+            risk=candidate.risk,
+            tags=candidate.tags,
             acceptance=(ANSWER,),
         )
         try:

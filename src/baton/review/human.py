@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ..config.plugin import BuildContext, ReviewerConfig
 from ..core.records import AwaitHuman, Candidate, ReviewResult
-from ..plugins import BuildContext, ReviewerConfig
 
 
 class HumanReviewerConfig(ReviewerConfig):
@@ -21,5 +21,5 @@ class HumanReviewer:
         self.name = name
         self.instructions = instructions
 
-    async def review(self, attempt: Candidate) -> ReviewResult | AwaitHuman:
-        return AwaitHuman(self.instructions or f"review attempt {attempt.attempt}")
+    async def review(self, candidate: Candidate) -> ReviewResult | AwaitHuman:
+        return AwaitHuman(self.instructions or f"review attempt {candidate.attempt}")

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..config.plugin import BuildContext, ReviewerConfig
 from ..core.records import AwaitHuman, Candidate, ReviewResult
 from ..core.vocabulary import RISK_ORDER, Decision, Risk
-from ..plugins import BuildContext, ReviewerConfig
 
 
 class PolicyReviewerConfig(ReviewerConfig):
@@ -37,39 +37,39 @@ class PolicyReviewer:
         self.name = name
         self.config = config
 
-    def reasons(self, attempt: Candidate) -> list[str]:
+    def reasons(self, candidate: Candidate) -> list[str]:
         """Why this attempt cannot be approved automatically (empty: it can)."""
         c = self.config
         reasons = []
-        rank = RISK_ORDER.get(attempt.risk)  # type: ignore[call-overload]  (StrEnum keys hash as str)
+        rank = RISK_ORDER.get(candidate.risk)  # type: ignore[call-overload]  (StrEnum keys hash as str)
         if rank is None:
             # an unknown risk is never low enough: fail safe
             known = ", ".join(r.value for r in Risk)
-            reasons.append(f"risk {attempt.risk!r} is not one of {known}")
+            reasons.append(f"risk {candidate.risk!r} is not one of {known}")
         elif rank > RISK_ORDER[Risk(c.max_risk)]:
-            reasons.append(f"risk {attempt.risk} is above {c.max_risk}")
+            reasons.append(f"risk {candidate.risk} is above {c.max_risk}")
         if c.checks_passed:
             # an advisory check (required: false) informs the reviewers but blocks nothing
             failed = [
                 str(ch.get("verifier", "?"))
-                for ch in attempt.checks
+                for ch in candidate.checks
                 if not ch.get("passed") and ch.get("required", True)
             ]
             if failed:
                 reasons.append(f"check(s) failed: {', '.join(failed)}")
         return reasons
 
-    async def review(self, attempt: Candidate) -> ReviewResult | AwaitHuman:
+    async def review(self, candidate: Candidate) -> ReviewResult | AwaitHuman:
         c = self.config
-        why = "; ".join(self.reasons(attempt))
+        why = "; ".join(self.reasons(candidate))
         if not why:
             passed = ""
             if c.checks_passed:
-                n, ok = len(attempt.checks), sum(1 for ch in attempt.checks if ch.get("passed"))
+                n, ok = len(candidate.checks), sum(1 for ch in candidate.checks if ch.get("passed"))
                 passed = f"; all {n} check(s) passed" if ok == n else f"; {ok} of {n} passed"
                 passed += "" if ok == n else " (the failed ones are advisory)"
             return ReviewResult(
-                Decision.APPROVE, f"risk {attempt.risk} is within {c.max_risk}{passed}"
+                Decision.APPROVE, f"risk {candidate.risk} is within {c.max_risk}{passed}"
             )
         if c.otherwise == "human":
             return AwaitHuman(f"policy {self.name} cannot approve on its own: {why}")

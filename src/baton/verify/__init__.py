@@ -1,5 +1,5 @@
-"""Verifiers: objective checks on an attempt (commands, schemas, patterns, predicates)."""
+"""Verifiers: objective checks on an attempt (commands, schemas, patterns, predicates,
+judges).
 
-from .base import Verifier
-
-__all__ = ["Verifier"]
+Each kind is a module here, declared as an entry point of the group `baton.verifiers`.
+"""

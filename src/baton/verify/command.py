@@ -10,10 +10,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..config.plugin import BuildContext, VerifierConfig
 from ..core.records import Candidate, CheckResult
 from ..core.text import clip
-from ..plugins import BuildContext, VerifierConfig
-from ..process import OUTPUT_LIMIT, allowed_env, command_line, run_process
+from ..system.processes import OUTPUT_LIMIT, allowed_env, command_line, run_process
 
 DEFAULT_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV"]
 
@@ -59,24 +59,24 @@ class CommandVerifier:
         self.base = base
         self.config = config
 
-    async def verify(self, attempt: Candidate) -> CheckResult:
-        cwd = self.cwd or attempt.workdir or self.base
+    async def verify(self, candidate: Candidate) -> CheckResult:
+        cwd = self.cwd or candidate.workdir or self.base
         with tempfile.TemporaryDirectory(prefix="baton-check-") as scratch:
             output_file = Path(scratch) / "output.txt"
-            output_file.write_text(attempt.text, encoding="utf-8")
-            values = {"{output_file}": str(output_file), "{workdir}": str(attempt.workdir or cwd)}
+            output_file.write_text(candidate.text, encoding="utf-8")
+            values = {"{output_file}": str(output_file), "{workdir}": str(candidate.workdir or cwd)}
             argv = [_fill(a, values) for a in self.argv]
             env = dict(
                 self.env,
                 BATON_OUTPUT_FILE=str(output_file),
-                BATON_ITEM_ID=attempt.item_id,
-                BATON_ATTEMPT=str(attempt.attempt),
+                BATON_ITEM_ID=candidate.item_id,
+                BATON_ATTEMPT=str(candidate.attempt),
             )
-            if attempt.workdir:
-                env["BATON_WORKDIR"] = str(attempt.workdir)
+            if candidate.workdir:
+                env["BATON_WORKDIR"] = str(candidate.workdir)
             started = time.perf_counter()
             done = await run_process(
-                argv, cwd=Path(cwd), env=env, stdin=attempt.text, timeout=self.config.timeout
+                argv, cwd=Path(cwd), env=env, stdin=candidate.text, timeout=self.config.timeout
             )
             seconds = time.perf_counter() - started
         output = clip((done.stdout + done.stderr).strip(), OUTPUT_LIMIT) or "(no output)"

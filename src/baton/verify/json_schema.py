@@ -9,8 +9,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import Field, model_validator
 
+from ..config.plugin import BuildContext, VerifierConfig
 from ..core.records import Candidate, CheckResult
-from ..plugins import BuildContext, VerifierConfig
 
 
 class JsonSchemaVerifierConfig(VerifierConfig):
@@ -65,11 +65,11 @@ class JsonSchemaVerifier:
         self.name = name
         self.validator = Draft202012Validator(schema)
 
-    async def verify(self, attempt: Candidate) -> CheckResult:
+    async def verify(self, candidate: Candidate) -> CheckResult:
         try:
-            value = attempt.json_value()
+            value = candidate.json_value()
         except ValueError as exc:
-            snippet = attempt.text[:300]
+            snippet = candidate.text[:300]
             return CheckResult(False, f"output is not valid JSON: {exc}\noutput began: {snippet!r}")
         errors = sorted(self.validator.iter_errors(value), key=lambda e: list(e.absolute_path))
         if not errors:

@@ -10,12 +10,11 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ..agents.base import Agent
+from ..config.plugin import Agent, BuildContext, VerifierConfig
+from ..config.prompts import render_attempt
 from ..core.records import AgentResult, Assignment, Candidate, CheckResult
 from ..core.text import clip, json_values
 from ..errors import AgentError
-from ..plugins import BuildContext, VerifierConfig
-from ..prompts import render_attempt
 
 ANSWER_LIMIT = 300  # of an answer without a score, quoted as evidence
 _SCORE_KEYS = ("score", "rating", "grade")
@@ -61,9 +60,9 @@ class JudgeVerifier:
         self.config = config
         self.template = template
 
-    def prompt(self, attempt: Candidate) -> str:
+    def prompt(self, candidate: Candidate) -> str:
         c = self.config
-        text = render_attempt(self.template, attempt, rubric=c.rubric)
+        text = render_attempt(self.template, candidate, rubric=c.rubric)
         return Template(text).safe_substitute(scale=str(c.scale))
 
     def answer_schema(self) -> dict[str, Any]:
@@ -81,14 +80,14 @@ class JudgeVerifier:
             },
         }
 
-    async def verify(self, attempt: Candidate) -> CheckResult:
+    async def verify(self, candidate: Candidate) -> CheckResult:
         c = self.config
         assignment = Assignment(
-            item_id=attempt.item_id,
-            attempt=attempt.attempt,
-            objective=self.prompt(attempt),
-            risk=attempt.risk,
-            tags=attempt.tags,
+            item_id=candidate.item_id,
+            attempt=candidate.attempt,
+            objective=self.prompt(candidate),
+            risk=candidate.risk,
+            tags=candidate.tags,
             acceptance=(self.answer_schema(),),
         )
         try:

@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .._util import import_callable
+from ..config.callables import import_callable
+from ..config.plugin import BuildContext, VerifierConfig
 from ..core.records import Candidate, CheckResult
-from ..plugins import BuildContext, VerifierConfig
 
 
 class PythonVerifierConfig(VerifierConfig):
@@ -35,8 +35,8 @@ class PythonVerifier:
         self.offload = offload and not inspect.iscoroutinefunction(fn)
         self.threshold = threshold
 
-    async def verify(self, attempt: Candidate) -> CheckResult:
-        value = await asyncio.to_thread(self.fn, attempt) if self.offload else self.fn(attempt)
+    async def verify(self, candidate: Candidate) -> CheckResult:
+        value = await asyncio.to_thread(self.fn, candidate) if self.offload else self.fn(candidate)
         if inspect.isawaitable(value):
             value = await value
         if isinstance(value, CheckResult):

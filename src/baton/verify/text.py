@@ -8,18 +8,18 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..config.plugin import BuildContext, VerifierConfig
 from ..core.records import Candidate, CheckResult
-from ..plugins import BuildContext, VerifierConfig
 
 _FLAGS = {"IGNORECASE": re.IGNORECASE, "MULTILINE": re.MULTILINE, "DOTALL": re.DOTALL}
 
 
-def subject(attempt: Candidate, field: str | None) -> str:
+def subject(candidate: Candidate, field: str | None) -> str:
     """The text to check: the output, or a dotted field of its JSON value."""
     if field is None:
-        return attempt.text
+        return candidate.text
     try:
-        value: Any = attempt.json_value()
+        value: Any = candidate.json_value()
     except ValueError as exc:
         raise LookupError(f"output is not JSON, so it has no field {field!r}: {exc}") from None
     for part in field.split("."):
@@ -67,9 +67,9 @@ class RegexVerifier:
         self.forbid = forbid
         self.field = field
 
-    async def verify(self, attempt: Candidate) -> CheckResult:
+    async def verify(self, candidate: Candidate) -> CheckResult:
         try:
-            text = subject(attempt, self.field)
+            text = subject(candidate, self.field)
         except LookupError as exc:
             return CheckResult(False, str(exc))
         match = self.pattern.search(text)
@@ -121,9 +121,9 @@ class ContainsVerifier:
         self.forbid = forbid
         self.field = field
 
-    async def verify(self, attempt: Candidate) -> CheckResult:
+    async def verify(self, candidate: Candidate) -> CheckResult:
         try:
-            text = subject(attempt, self.field)
+            text = subject(candidate, self.field)
         except LookupError as exc:
             return CheckResult(False, str(exc))
         haystack = text if self.case_sensitive else text.lower()

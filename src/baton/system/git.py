@@ -7,8 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from .errors import RuntimeFailure
-from .process import run_process
+from ..errors import RuntimeFailure
+from .processes import run_process
 
 TIMEOUT = 120.0
 # what git needs and nothing of the user's environment beyond it; commits made by baton

@@ -1,4 +1,6 @@
-"""Small helpers shared by plugins: importing a user's callable, clipping long text."""
+"""Importing the callable a playbook names (`module:function`, beside the playbook), for
+the python agent and verifier; two playbooks with a module of the same name each get
+their own."""
 
 from __future__ import annotations
 

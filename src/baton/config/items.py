@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ._source import Located, parse_yaml, validate
-from .core.vocabulary import RESERVED_LOGS, Risk
-from .errors import InputError, ItemsError, NotFound, Problem
+from ..core.vocabulary import RESERVED_LOGS, Risk
+from ..errors import InputError, ItemsError, NotFound, Problem
+from ..system.worktrees import BaseProblem, resolve_base
 from .playbook import Playbook
-from .worktree import BaseProblem, resolve_base
+from .source import Located, parse_yaml, validate
 
 
 class BudgetOverride(BaseModel):

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .core.plan import CodePlan
+from ..core.plan import CodePlan
 from .git import GitError, git, probe
 
 _REF_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

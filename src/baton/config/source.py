@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .errors import Problem
+from ..errors import Problem
 
 Path_ = tuple[str | int, ...]
 
@@ -44,7 +44,7 @@ def dotted(path: Sequence[str | int]) -> str:
 
 def parse_yaml(text: str, file: str, *, line_offset: int = 0) -> Located:
     """Parse YAML, keeping each node's line; duplicate keys and syntax errors are Problems."""
-    from .errors import InputError
+    from ..errors import InputError
 
     loader = yaml.SafeLoader(text)
     try:
@@ -108,11 +108,12 @@ def translate(
     problems = []
     for err in exc.errors(include_url=False):
         loc = (*path, *err["loc"])
-        problems.append(src.problem(loc, _message(err, model, err["loc"])))
+        problems.append(src.problem(loc, message_of(err, model, err["loc"])))
     return problems
 
 
-def _message(err: Any, model: type[BaseModel] | None, loc: tuple[Any, ...]) -> str:
+def message_of(err: Any, model: type[BaseModel] | None, loc: tuple[Any, ...]) -> str:
+    """What a pydantic error at `loc` (within `model`) means, said for a person."""
     kind = err["type"]
     if kind == "missing":
         return "required field is missing"

@@ -7,8 +7,8 @@ from importlib import resources
 from string import Template
 from typing import Any
 
-from ..core.records import Assignment, Candidate
-from ..core.text import clip
+from ...core.records import Assignment, Candidate
+from ...core.text import clip
 
 OUTPUT_LIMIT = 12_000  # of an attempt's output shown to a reviewer or judge
 EVIDENCE_LIMIT = 500  # of each failed check's evidence shown to them
@@ -17,7 +17,7 @@ DIFF_LIMIT = 12_000  # of a code change's diff shown to them
 
 def load_template(name: str) -> str:
     """The text of a template shipped with baton (e.g. 'task.txt', 'review.txt')."""
-    return resources.files("baton.prompts").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("baton.config.prompts").joinpath(name).read_text(encoding="utf-8")
 
 
 def _indent_rest(text: str) -> str:
@@ -74,21 +74,21 @@ def render_task(assignment: Assignment, template: str | None = None) -> str:
     )
 
 
-def render_attempt(template: str, attempt: Candidate, **extra: str) -> str:
+def render_attempt(template: str, candidate: Candidate, **extra: str) -> str:
     """A prompt about one attempt, for reviewers and judges ($objective, $inputs, $output,
     $change (code work: the files and the diff; empty otherwise), $checks, and the extra
     fields such as $rubric)."""
     output = (
-        json.dumps(attempt.data, indent=2, ensure_ascii=False, default=str)
-        if attempt.data is not None
-        else attempt.text
+        json.dumps(candidate.data, indent=2, ensure_ascii=False, default=str)
+        if candidate.data is not None
+        else candidate.text
     )
     return Template(template).safe_substitute(
-        objective=attempt.objective,
-        inputs=json.dumps(attempt.inputs, indent=2, ensure_ascii=False, default=str),
+        objective=candidate.objective,
+        inputs=json.dumps(candidate.inputs, indent=2, ensure_ascii=False, default=str),
         output=clip(output, OUTPUT_LIMIT) or "(empty)",
-        change=_change(attempt.change),
-        checks=_checks(attempt.checks),
+        change=_change(candidate.change),
+        checks=_checks(candidate.checks),
         **extra,
     )
 

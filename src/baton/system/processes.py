@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .core.text import clip
+from ..core.text import clip
 
 OUTPUT_LIMIT = 20_000
 

@@ -1,35 +1,73 @@
-"""Plugin kinds: each agent, reviewer and verifier kind is a config model that builds itself.
+"""What a plugin is: the three Protocols (Agent, Reviewer, Verifier), the configuration
+bases every kind derives from, and the BuildContext a configuration builds with.
 
-Built-in kinds are registered here; third parties add theirs through the entry point
-groups `baton.agents`, `baton.reviewers` and `baton.verifiers` (name = kind, value = a
-config class deriving from the matching base).
+A leaf: it imports none of the kinds. Built-in kinds and third parties' are found the
+same way, through entry points (config/registry.py).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import cache
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:
-    from .agents.base import Agent
-    from .review.base import Reviewer
-    from .verify.base import Verifier
+from ..core.records import (
+    AgentResult,
+    Assignment,
+    AwaitHuman,
+    Candidate,
+    CheckResult,
+    ReviewResult,
+)
+from .prompts import load_template
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """Does one attempt. Raise AgentError (or anything) to fail the attempt with a reason."""
+
+    name: str
+
+    async def run(self, assignment: Assignment) -> AgentResult | AwaitHuman: ...
+
+
+@runtime_checkable
+class Reviewer(Protocol):
+    """Decides approve / request changes / reject. Raise ReviewError when it cannot decide."""
+
+    name: str
+
+    async def review(self, candidate: Candidate) -> ReviewResult | AwaitHuman: ...
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Checks one attempt. An exception it raises becomes a failed check with its traceback."""
+
+    name: str
+
+    async def verify(self, candidate: Candidate) -> CheckResult: ...
 
 
 @dataclass
 class BuildContext:
-    """What a plugin needs to build itself: where the playbook lives, the agents built so far."""
+    """What a plugin needs to build itself: where the playbook lives, the agents built so
+    far (and which of them edit files), the environment."""
 
     base_dir: Path
     state_dir: Path
     agents: dict[str, Agent] = field(default_factory=dict)
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    editing: set[str] = field(default_factory=set)  # agents whose answer is a change to files
+
+    def add_agent(self, name: str, agent: Agent, config: AgentConfig) -> None:
+        """Make a built agent known to the reviewers and verifiers built after it."""
+        self.agents[name] = agent
+        if config.edits_files():
+            self.editing.add(name)
 
     def path(self, value: str) -> Path:
         """A path from the playbook, relative to the playbook's folder."""
@@ -39,8 +77,6 @@ class BuildContext:
     def template(self, value: str | None, default: str | None = None) -> str | None:
         """A prompt template: the playbook's file if it names one, else baton's `default`."""
         if not value:
-            from .prompts import load_template
-
             return load_template(default) if default else None
         path = self.path(value)
         try:
@@ -59,7 +95,7 @@ class BuildContext:
         """An agent that answers in text, for a reviewer or a judge (not one that edits files:
         their questions have no worktree)."""
         agent = self.agent(name)
-        if getattr(getattr(agent, "config", None), "edits", None) is not None:
+        if name in self.editing:
             raise ValueError(
                 f"agent {name!r} edits files (edits:), so it cannot answer as a {role}: "
                 "name an agent without edits"
@@ -68,7 +104,9 @@ class BuildContext:
 
 
 class PluginConfig(BaseModel):
-    """Base of every plugin's configuration: strict, immutable, built by name."""
+    """Base of every plugin's configuration: strict, immutable, built by name.
+
+    A kind's class declares `kind: Literal["its-name"]`, the name its entry point has."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     group: ClassVar[str] = ""
@@ -90,6 +128,11 @@ class AgentConfig(PluginConfig):
     def secret_names(self) -> list[str]:
         """Environment variables whose values must never reach events."""
         return list(self.secrets)
+
+    def edits_files(self) -> bool:
+        """Whether this agent's answer is a change to files in the attempt's working folder
+        rather than text (so it cannot answer a reviewer's or a judge's question)."""
+        return False
 
 
 class When(BaseModel):
@@ -128,56 +171,3 @@ class VerifierConfig(PluginConfig):
     def describe(self, ctx: BuildContext | None = None) -> dict[str, Any]:
         """What agents are told this verifier checks (ctx resolves files it names)."""
         return {"kind": self.kind, "description": self.description}
-
-
-def _builtin() -> dict[str, dict[str, type[PluginConfig]]]:
-    from .agents.command import CommandAgentConfig
-    from .agents.human import HumanAgentConfig
-    from .agents.llama import LlamaAgentConfig
-    from .agents.openai import OpenAIAgentConfig
-    from .agents.python import PythonAgentConfig
-    from .review.agent import AgentReviewerConfig
-    from .review.human import HumanReviewerConfig
-    from .review.policy import PolicyReviewerConfig
-    from .verify.command import CommandVerifierConfig
-    from .verify.json_schema import JsonSchemaVerifierConfig
-    from .verify.judge import JudgeVerifierConfig
-    from .verify.python import PythonVerifierConfig
-    from .verify.text import ContainsVerifierConfig, RegexVerifierConfig
-
-    return {
-        "baton.agents": {
-            "python": PythonAgentConfig,
-            "command": CommandAgentConfig,
-            "human": HumanAgentConfig,
-            "llama": LlamaAgentConfig,
-            "openai": OpenAIAgentConfig,
-        },
-        "baton.reviewers": {
-            "agent": AgentReviewerConfig,
-            "human": HumanReviewerConfig,
-            "policy": PolicyReviewerConfig,
-        },
-        "baton.verifiers": {
-            "command": CommandVerifierConfig,
-            "json_schema": JsonSchemaVerifierConfig,
-            "regex": RegexVerifierConfig,
-            "contains": ContainsVerifierConfig,
-            "python": PythonVerifierConfig,
-            "judge": JudgeVerifierConfig,
-        },
-    }
-
-
-@cache
-def _registry() -> dict[str, dict[str, type[PluginConfig]]]:
-    registry = _builtin()
-    for group, known in registry.items():
-        for ep in entry_points(group=group):
-            known.setdefault(ep.name, ep.load())
-    return registry
-
-
-def kinds(group: str) -> dict[str, type[PluginConfig]]:
-    """Every kind in a group: built-ins, then installed entry points."""
-    return _registry()[group]

@@ -1,0 +1,114 @@
+"""The kinds of plugins, found through entry points, and the union a playbook section is
+validated with.
+
+Groups: `baton.agents`, `baton.reviewers`, `baton.verifiers` (name = the kind a playbook
+writes, value = its configuration class, which declares `kind: Literal["name"]`), and
+`baton.stores` (name = a URL scheme, value = a function that opens such a store). baton's
+own kinds are entry points in its pyproject exactly like a third party's: nothing here
+names them.
+
+A name declared by more than one installed distribution is a clash: none of them is used,
+and whatever names it (a playbook section, a store URL) gets an error naming every
+distribution, so nobody's kind silently replaces another's. An entry point that cannot
+be loaded, or whose class does not fit its group, is reported the same way when used.
+Every other kind of the group works as usual.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import typing
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter
+
+from .plugin import AgentConfig, PluginConfig, ReviewerConfig, VerifierConfig
+
+CONFIG_BASES: dict[str, type[PluginConfig]] = {
+    "baton.agents": AgentConfig,
+    "baton.reviewers": ReviewerConfig,
+    "baton.verifiers": VerifierConfig,
+}
+STORES = "baton.stores"
+
+
+@dataclass(frozen=True)
+class Kinds:
+    """A group's kinds: those that can be used, and those that cannot (with the reason)."""
+
+    group: str
+    found: dict[str, Any] = field(default_factory=dict)
+    broken: dict[str, str] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        """Every declared name, usable or not, sorted."""
+        return sorted({*self.found, *self.broken})
+
+
+@cache
+def kinds(group: str) -> Kinds:
+    """The group's kinds, as the installed distributions declare them."""
+    declared: dict[str, list[EntryPoint]] = {}
+    for ep in entry_points(group=group):
+        declared.setdefault(ep.name, []).append(ep)
+    found: dict[str, Any] = {}
+    broken: dict[str, str] = {}
+    for name, eps in sorted(declared.items()):
+        origins = sorted({f"{_distribution(ep)} ({ep.value})" for ep in eps})
+        if len(origins) > 1:
+            broken[name] = (
+                f"{name!r} is declared by several installed packages: {', '.join(origins)}; "
+                "uninstall all but one (or ask a package's author to rename its kind)"
+            )
+            continue
+        try:
+            loaded = eps[0].load()
+        except Exception as exc:  # a third party's broken package must not break the rest
+            broken[name] = (
+                f"{name!r} comes from {origins[0]}, which cannot be loaded: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            continue
+        problem = _misfit(group, name, loaded)
+        if problem:
+            broken[name] = f"{name!r} comes from {origins[0]}, but {problem}"
+        else:
+            found[name] = loaded
+    return Kinds(group, found, broken)
+
+
+def _distribution(ep: EntryPoint) -> str:
+    dist = ep.dist
+    return dist.name if dist is not None else "an unknown distribution"
+
+
+def _misfit(group: str, name: str, loaded: Any) -> str:
+    """Why a loaded entry point does not fit its group ('' when it does)."""
+    base = CONFIG_BASES.get(group)
+    if base is None:
+        return "" if callable(loaded) else "it is not callable"
+    if not (isinstance(loaded, type) and issubclass(loaded, base)):
+        return f"it is not a subclass of baton's {base.__name__}"
+    annotation = loaded.model_fields["kind"].annotation
+    if typing.get_origin(annotation) is not typing.Literal or typing.get_args(annotation) != (
+        name,
+    ):
+        return f'its kind field is not Literal["{name}"] (the name of its entry point)'
+    return ""
+
+
+@cache
+def union(group: str) -> TypeAdapter[Any] | None:
+    """A section of the group validated as one of its kinds, chosen by `kind` (a
+    discriminated union); None when the group has no usable kind."""
+    classes = list(kinds(group).found.values())
+    if not classes:
+        return None
+    if len(classes) == 1:  # a union needs two members: the one class checks its own kind
+        return TypeAdapter(classes[0])
+    members = functools.reduce(operator.or_, classes)
+    return TypeAdapter(Annotated[members, Field(discriminator="kind")])
