@@ -54,7 +54,8 @@ from urllib.parse import urlparse
 from baton import Engine, ItemSpec, MemoryStore
 from baton.core.events import Event, chain
 from baton.store import ItemSummary, Store, open_store
-from baton.store.redis_store import RedisStore, parse_url
+from baton.store.redis import RedisStore
+from baton.store.redis.transport import parse_url
 
 sys.path.insert(0, str(Path(__file__).parent))
 import engine as noop  # bench/engine.py: the no-op playbook and its items

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .core.events import BrokenLink, verify_chain
-from .feed import feed
 from .store.base import Store
+from .store.feed import feed
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from .core.events import Event, verify_chain
 from .core.index import summarize
 from .core.state import ItemState
 from .errors import InputError, Problem
-from .feed import feed
 from .store.base import Store
+from .store.feed import feed
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {
     "log": str,

@@ -9,9 +9,9 @@ from .config.loading import load_playbook
 from .config.playbook import Playbook
 from .core.vocabulary import Status
 from .errors import BatonError
-from .feed import feed
 from .ledger import load_state
 from .store.base import Store
+from .store.feed import feed
 
 
 async def inbox(store: Store) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import pytest
 from baton.core.events import chain, verify_chain
 from baton.errors import NotFound, StoreError, VersionConflict
 from baton.store import ItemSummary, open_store
-from baton.store.redis_store import RedisStore
+from baton.store.redis import RedisStore
 from tests.redis_server import RedisServer, free_port, start_redis_server
 
 
@@ -33,7 +33,8 @@ async def store(redis_store_url: str) -> AsyncIterator[RedisStore]:
 async def test_an_append_whose_reply_was_lost_is_not_written_twice(store: RedisStore) -> None:
     first = chain("a", 0, "", 1.0, [("item.submitted", {})])
     await store.append("a", 0, first, summary("a", 1))
-    real = store._pipeline
+    transport = store._t
+    real = transport._pipeline
     calls = 0
 
     async def lose_the_first_reply(ops: list[Any]) -> list[Any]:
@@ -44,10 +45,10 @@ async def test_an_append_whose_reply_was_lost_is_not_written_twice(store: RedisS
             raise ConnectionError("connection reset by peer")
         return replies
 
-    store._pipeline = lose_the_first_reply  # type: ignore[method-assign]
+    transport._pipeline = lose_the_first_reply  # type: ignore[method-assign]
     more = chain("a", 1, first[-1].hash, 2.0, [("item.scoped", {"plan": {}}), ("x", {})])
     stored = await store.append("a", 1, more, summary("a", 3))
-    store._pipeline = real  # type: ignore[method-assign]
+    transport._pipeline = real  # type: ignore[method-assign]
     log = await store.load("a")
     assert [e.seq for e in log] == [1, 2, 3]
     assert verify_chain(log) is None

@@ -176,3 +176,41 @@ def test_sections_are_a_discriminated_union(tmp_path: Path) -> None:
     assert got[(8, "agents.c.kind")] == (
         "required field is missing (one of: command, human, llama, openai, python)"
     )
+
+
+def test_a_store_scheme_is_an_entry_point_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baton.errors import InputError
+    from baton.store import MemoryStore, open_store
+
+    site = tmp_path / "site"
+    install(
+        site,
+        "baton_elsewhere",
+        """\
+        [baton.stores]
+        elsewhere = elsewhere_store:open_it
+        redis = elsewhere_store:open_it
+        """,
+        {
+            "elsewhere_store": """\
+            from baton import MemoryStore
+
+            def open_it(url, *, create, reconnect=None):
+                store = MemoryStore()
+                store.url = url
+                return store
+            """
+        },
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "elsewhere_store", raising=False)
+    store = open_store("elsewhere://over/there")
+    assert isinstance(store, MemoryStore) and store.url == "elsewhere://over/there"  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match="the store scheme 'redis' is declared by several"):
+        open_store("redis://127.0.0.1:6379/0")
+    with pytest.raises(
+        InputError, match=r"unsupported store 'nope'.*installed schemes: .*elsewhere"
+    ):
+        open_store("nope://x")

@@ -19,8 +19,8 @@ from .. import __version__, metrics
 from ..auth import Role
 from ..config.playbook import Playbook
 from ..errors import InputError, InvalidAction, NotFound, StoreError, UserError, VersionConflict
-from ..feed import feed
 from ..store.base import Store
+from ..store.feed import feed
 from .access import Access, need
 from .prometheus import exposition
 from .routes import router

@@ -22,9 +22,9 @@ from ..core.state import AttemptState, ItemState
 from ..core.vocabulary import AUTH_LOG, Decision, Status
 from ..engine import Engine
 from ..errors import InvalidAction, ItemsError, NotFound
-from ..feed import PAGE, feed, follow
 from ..ledger import load_state
 from ..store.base import Store
+from ..store.feed import PAGE, feed, follow
 from . import models as m
 from .access import SESSION_COOKIE, SESSION_SECONDS, Access, need
 

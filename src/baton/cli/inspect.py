@@ -13,10 +13,10 @@ from .. import metrics, views
 from ..audit import verify_store
 from ..core.events import Event
 from ..core.vocabulary import OPEN_STATUSES, Status
-from ..feed import feed
-from ..feed import follow as follow_feed
 from ..ledger import load_state
 from ..store.base import Store
+from ..store.feed import feed
+from ..store.feed import follow as follow_feed
 from . import Context, main, pass_context
 from .render import ago, event_line, items_table, one_line, status_text, timeline
 

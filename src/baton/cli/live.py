@@ -23,8 +23,8 @@ from ..core.events import Event
 from ..core.index import summarize
 from ..core.state import ItemState, fold
 from ..core.vocabulary import FINAL_STATUSES
-from ..feed import follow as follow_feed
 from ..store.base import Store
+from ..store.feed import follow as follow_feed
 from .render import STATUS_STYLE, event_line, status_text
 
 ORDER = list(STATUS_STYLE)

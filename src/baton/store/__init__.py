@@ -1,4 +1,5 @@
-"""Stores: durable event logs with an item index and leases (memory, SQLite)."""
+"""Stores: durable event logs with an item index and leases (memory, SQLite, Redis), the
+global feed read from them, and opening one from a URL (`baton.stores` entry points)."""
 
 from ..core.index import ItemSummary
 from .base import Store

@@ -143,3 +143,8 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
+
+
+def open_memory(url: str, *, create: bool, reconnect: float | None = None) -> MemoryStore:
+    """The `baton.stores` opener of memory:// (a new, empty store: it lives in this process)."""
+    return MemoryStore()

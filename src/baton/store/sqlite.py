@@ -25,7 +25,7 @@ import orjson
 
 from ..core.events import Event
 from ..core.index import ItemSummary
-from ..errors import StoreError, VersionConflict
+from ..errors import NotFound, StoreError, VersionConflict
 from .base import Topic, Watchers
 
 _SCHEMA = resources.files("baton.store").joinpath("schema.sql").read_text(encoding="utf-8")
@@ -369,3 +369,14 @@ def _event(row: tuple[Any, ...]) -> Event:
 
 def _summary(row: tuple[Any, ...]) -> ItemSummary:
     return ItemSummary(row[0], row[1], row[2], bool(row[3]), *row[4:])
+
+
+def open_sqlite(url: str, *, create: bool, reconnect: float | None = None) -> SQLiteStore:
+    """The `baton.stores` opener of sqlite:///path and of plain file paths."""
+    path = Path(url.removeprefix("sqlite://"))
+    if not create and not path.exists():
+        raise NotFound(
+            f"no baton store at {path}: nothing has run here yet "
+            "(start with `baton run PLAYBOOK ITEMS`, or point --store / BATON_STORE at one)"
+        )
+    return SQLiteStore(path)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from .core.events import Event
-from .store.base import Store
+from ..core.events import Event
+from .base import Store
 
 PAGE = 1000
 FALLBACK_POLL = 1.0  # seconds: a follower looks again even if no wake-up came

@@ -1,0 +1,219 @@
+"""The Redis store: the Store protocol on one Redis server, shared by every baton process.
+
+Writes that must be atomic run as Lua scripts (`lua/*.lua`): an append checks the log's
+version and writes its events and index entries in one step; a claim leases items in one
+step. Leases use the server's clock, so workers on several machines agree. The key layout
+is in keys.py; the connection (one pipeline per loop turn, reconnects, outages) in
+transport.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+from ...core.events import Event
+from ...core.index import ItemSummary
+from ...errors import NotFound, VersionConflict
+from ..base import TOPICS, Topic, Watchers
+from . import keys
+from .keys import Keys
+from .transport import DEFAULT_RECONNECT, Command, Transport, key_exists, parse_url
+
+
+class RedisStore:
+    """The Store protocol on Redis (redis-py's asyncio client; hiredis parses when present)."""
+
+    def __init__(
+        self, url: str, *, prefix: str | None = None, reconnect: float | None = DEFAULT_RECONNECT
+    ) -> None:
+        self.url, self.prefix, self.display = parse_url(url, prefix)
+        self.keys = Keys(self.prefix)
+        self._watchers = Watchers()
+        self._listener: asyncio.Task[None] | None = None
+        self._t = Transport(
+            self.url, self.display, reconnect=reconnect, on_recovered=self._watchers.notify
+        )
+
+    @property
+    def reconnect(self) -> float | None:
+        return self._t.reconnect
+
+    # --- writes ---------------------------------------------------------------------------
+    async def append(
+        self,
+        log: str,
+        expected_version: int,
+        events: Sequence[Event],
+        summary: ItemSummary | None = None,
+    ) -> list[Event]:
+        if not events:
+            return []
+        bodies = [keys.event_body(e) for e in events]
+        if summary is None:
+            head: list[Any] = [log, expected_version, 0, "", "", 0, 0, 0, ""]
+        else:
+            s = summary
+            head = [log, expected_version, 1, s.status, s.queue, int(s.runnable)]
+            head += [repr(s.updated_at), repr(s.created_at), keys.summary_body(s)]
+
+        async def landed() -> list[int] | None:
+            """After a lost reply: the script's reply, if the append reached the log."""
+            found = await self.load(log, after=expected_version)
+            if len(found) >= len(events) and all(
+                f.hash == e.hash for f, e in zip(found, events, strict=False)
+            ):
+                return [found[0].position, expected_version]  # positions are consecutive
+            return None
+
+        first, actual = await self._t.run(
+            "append", self._script("append", [*head, len(bodies), *bodies]), landed
+        )
+        if first == -1:
+            raise VersionConflict(log, expected_version, int(actual))
+        return [keys.positioned(e, first + i) for i, e in enumerate(events)]
+
+    async def claim(
+        self, owner: str, *, limit: int, lease_seconds: float, queues: Collection[str] | None = None
+    ) -> list[str]:
+        if limit <= 0 or (queues is not None and not queues):
+            return []
+        args = [owner, limit, repr(float(lease_seconds)), *(queues or ())]
+        got = await self._t.run("claim", self._script("claim", args))
+        return [i.decode() for i in got]
+
+    async def renew(self, owner: str, item_ids: Collection[str], lease_seconds: float) -> list[str]:
+        if not item_ids:
+            return []
+        args = [owner, repr(float(lease_seconds)), *item_ids]
+        held = await self._t.run("renew", self._script("renew", args))
+        return [i.decode() for i in held]
+
+    async def release(self, owner: str, item_ids: Collection[str]) -> None:
+        if item_ids:
+            await self._t.run("release", self._script("release", [owner, *item_ids]))
+
+    # --- reads ----------------------------------------------------------------------------
+    async def load(self, log: str, after: int = 0) -> list[Event]:
+        key = self.keys.log(log)
+        raw = await self._t.run("load", lambda pipe: pipe.lrange(key, after, -1))
+        return [keys.event(r) for r in raw]
+
+    async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
+        if limit <= 0:
+            return []
+        raw = await self._t.run("read", self._script("read", [after, limit]))
+        return [keys.event(r) for r in raw if r is not None]
+
+    async def query(
+        self,
+        *,
+        statuses: Collection[str] | None = None,
+        queue: str | None = None,
+        waiting: bool | None = None,
+        item_ids: Collection[str] | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[ItemSummary]:
+        k = self.keys
+        narrowed = queue is not None or waiting is not None
+        if item_ids is not None:
+            ids: list[bytes | str] = list(dict.fromkeys(item_ids))
+        elif statuses is not None:
+            if not statuses:
+                return []
+            sets = [k.status(s) for s in statuses]
+            ids = list(await self._t.run("query", lambda pipe: pipe.sunion(sets)))
+        elif not narrowed:  # the whole index in creation order: only the page is read
+            stop = -1 if limit is None else offset + limit - 1
+            ids = list(
+                await self._t.run("query", lambda pipe: pipe.zrange(k.created, offset, stop))
+            )
+            offset = 0
+        else:
+            ids = list(await self._t.run("query", lambda pipe: pipe.zrange(k.created, 0, -1)))
+        if not ids:
+            return []
+        # the index rows and their leases in one round trip (one pipeline)
+        rows, leases = await asyncio.gather(
+            self._t.run("query", lambda pipe: pipe.hmget(k.items, ids)),
+            self._t.run("query", lambda pipe: pipe.hmget(k.leases, ids)),
+        )
+        wanted = set(statuses) if statuses is not None else None
+        found = []
+        for raw, lease in zip(rows, leases, strict=True):
+            if raw is None:
+                continue
+            s = keys.summary(raw, lease)
+            if wanted is not None and s.status not in wanted:
+                continue
+            if queue is not None and s.queue != queue:
+                continue
+            if waiting is not None and (s.waiting is not None) != waiting:
+                continue
+            found.append(s)
+        found.sort(key=lambda s: (s.created_at, s.item_id))
+        return found[offset : None if limit is None else offset + limit]
+
+    async def counts(self, queue: str | None = None) -> dict[str, int]:
+        if queue is not None:
+            out: dict[str, int] = {}
+            for row in await self.query(queue=queue, limit=None):
+                out[row.status] = out.get(row.status, 0) + 1
+            return out
+        k = self.keys
+        members = await self._t.run("counts", lambda pipe: pipe.smembers(k.statuses))
+        statuses = sorted(m.decode() for m in members)
+        sizes = await asyncio.gather(
+            *(self._t.run("counts", lambda pipe, s=s: pipe.scard(k.status(s))) for s in statuses)
+        )
+        return {status: n for status, n in zip(statuses, sizes, strict=True) if n}
+
+    # --- watching: pub/sub wake-ups ---------------------------------------------------------
+    def watch(self, topic: Topic, callback: Callable[[], None]) -> Callable[[], None]:
+        stop = self._watchers.add(topic, callback)
+        if self._listener is None or self._listener.done():
+            channels = {self.keys.channel(t): t for t in TOPICS}
+
+            def deliver(channel: bytes | None) -> None:
+                if channel is None:  # (re)subscribed: anything before it, look once
+                    self._watchers.notify()
+                elif channel in channels:
+                    self._watchers.notify(channels[channel])
+
+            relay = self._t.relay(channels, deliver, lambda: bool(self._watchers))
+            self._listener = asyncio.get_running_loop().create_task(relay)
+        return stop
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def close(self) -> None:
+        if self._t.closed:
+            return
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+        await self._t.close()
+
+    async def drop(self) -> int:
+        """Delete every key under this store's prefix (tests and benches; never the CLI)."""
+        deleted = 0
+        redis = self._t.redis
+        async for key in redis.scan_iter(match=self.keys.everything, count=1000):
+            deleted += await redis.delete(key)
+        return deleted
+
+    def _script(self, name: str, args: Sequence[Any]) -> Command:
+        return self._t.script(name, self.prefix, args)
+
+
+def open_redis(
+    url: str, *, create: bool, reconnect: float | None = DEFAULT_RECONNECT
+) -> RedisStore:
+    """The `baton.stores` opener of redis://, rediss:// and unix:// URLs."""
+    if not create and not key_exists(url, Keys(parse_url(url)[1]).position):
+        raise NotFound(
+            f"no baton store at {url}: nothing has run there yet "
+            "(start with `baton run PLAYBOOK ITEMS --store URL`, or check the URL and prefix)"
+        )
+    return RedisStore(url, reconnect=reconnect)
