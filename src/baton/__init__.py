@@ -38,7 +38,6 @@ from .core.records import (
     Usage,
 )
 from .core.vocabulary import Decision, Outcome, Risk, Status
-from .engine import Engine
 from .errors import (
     AgentError,
     BatonError,
@@ -49,6 +48,7 @@ from .errors import (
     ReviewError,
     UserError,
 )
+from .runtime.engine import Engine
 from .store import MemoryStore, SQLiteStore, Store, open_store
 
 __version__ = "0.1.0"

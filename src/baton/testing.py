@@ -21,8 +21,8 @@ from .core.records import (
 )
 from .core.state import ItemState
 from .core.vocabulary import Decision
-from .engine import Engine
-from .ledger import load_state
+from .runtime.engine import Engine
+from .runtime.recording import load_state
 from .store.base import Store
 from .store.memory import MemoryStore
 

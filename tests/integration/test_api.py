@@ -14,7 +14,7 @@ import pytest
 
 from baton import Engine, load_playbook, open_store
 from baton.api import create_app
-from baton.auth import create_token
+from baton.services.auth import create_token
 from baton.store.base import Store
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 
 from baton import Engine, load_playbook, open_store
 from baton.api import create_app
-from baton.auth import create_token
+from baton.services.auth import create_token
 
 PLAYBOOK = """\
 name: notes

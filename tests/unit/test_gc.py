@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from baton._gc import YOUNG_THRESHOLD, fewer_collections
+from baton.runtime.gc_threshold import YOUNG_THRESHOLD, fewer_collections
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import pytest
 
 from baton.core import events as ev
 from baton.core.events import Event, chain
-from baton.metrics import compute, percentile
+from baton.services.metrics import compute, percentile
 
 
 class Log:

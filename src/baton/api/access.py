@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
 
-from ..auth import Identity, Role, TokenRecord, check, tokens_of
 from ..core.vocabulary import AUTH_LOG
+from ..services.auth import Identity, Role, TokenRecord, check, tokens_of
 from ..store.base import Store
 
 SESSION_COOKIE = "baton_session"

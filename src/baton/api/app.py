@@ -15,10 +15,11 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from .. import __version__, metrics
-from ..auth import Role
+from .. import __version__
 from ..config.playbook import Playbook
 from ..errors import InputError, InvalidAction, NotFound, StoreError, UserError, VersionConflict
+from ..services import metrics
+from ..services.auth import Role
 from ..store.base import Store
 from ..store.feed import feed
 from .access import Access, need

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..auth import Role
 from ..config.items import ItemSpec
+from ..services.auth import Role
 
 
 class Strict(BaseModel):

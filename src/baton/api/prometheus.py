@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..metrics import Metrics
+from ..services.metrics import Metrics
 
 
 def exposition(counts: dict[str, int], m: Metrics) -> str:

@@ -12,17 +12,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from .. import actions, auth, metrics, views
-from ..audit import verify_store
-from ..auth import Identity, Role
 from ..config.items import check_against, with_ids
 from ..config.playbook import Playbook
 from ..config.source import Located
 from ..core.state import AttemptState, ItemState
 from ..core.vocabulary import AUTH_LOG, Decision, Status
-from ..engine import Engine
 from ..errors import InvalidAction, ItemsError, NotFound
-from ..ledger import load_state
+from ..runtime.engine import Engine
+from ..runtime.recording import load_state
+from ..services import actions, auth, metrics, views
+from ..services.audit import verify_store
+from ..services.auth import Identity, Role
 from ..store.base import Store
 from ..store.feed import PAGE, feed, follow
 from . import models as m

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .. import actions
-from . import Context, main, pass_context
+from ..services import actions
+from .app import Context, main, pass_context
 from .people import by_option
 
 

@@ -13,19 +13,19 @@ import click
 from rich.markup import escape
 from rich.panel import Panel
 
-from ..actions import decide_review
 from ..config.items import load_items
 from ..config.loading import load_playbook
 from ..core import events as ev
 from ..core.records import Candidate
 from ..core.vocabulary import Decision
-from ..effects import attempt_view
-from ..engine import Engine
 from ..errors import InvalidAction
-from ..ledger import load_state
 from ..review.policy import PolicyReviewer, PolicyReviewerConfig
+from ..runtime.effects import candidate_of
+from ..runtime.engine import Engine
+from ..runtime.recording import load_state
+from ..services.actions import decide_review
 from ..store.base import Store
-from . import Context, main, pass_context, whoami
+from .app import Context, main, pass_context, whoami
 from .live import LiveView
 from .run import run_live, state_dir
 
@@ -105,7 +105,7 @@ async def _decide_for_people(
             if event.kind != ev.HUMAN_REQUESTED or event.data.get("wait") != "review":
                 continue
             state = await load_state(store, event.log)
-            attempt = attempt_view(state, int(event.data["attempt"]))
+            attempt = candidate_of(state, int(event.data["attempt"]))
             if ask:
                 async with view.aside():
                     decision, comments = await asyncio.to_thread(_ask, ctx, attempt)

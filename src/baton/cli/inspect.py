@@ -9,16 +9,25 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .. import metrics, views
-from ..audit import verify_store
 from ..core.events import Event
 from ..core.vocabulary import OPEN_STATUSES, Status
-from ..ledger import load_state
+from ..runtime.recording import load_state
+from ..services import metrics, views
+from ..services.audit import verify_store
 from ..store.base import Store
 from ..store.feed import feed
 from ..store.feed import follow as follow_feed
-from . import Context, main, pass_context
-from .render import ago, event_line, items_table, one_line, status_text, timeline
+from .app import Context, main, pass_context
+from .render import (
+    agent_table,
+    ago,
+    event_line,
+    headline,
+    items_table,
+    one_line,
+    status_text,
+    timeline,
+)
 
 
 def _json(ctx: Context, value: Any) -> None:
@@ -166,10 +175,10 @@ def metrics_cmd(ctx: Context, as_json: bool) -> None:
         _json(ctx, figures.to_dict())
         return
     table = Table(title="baton metrics (from the event log)", show_header=False)
-    for label, value in metrics.headline(figures):
+    for label, value in headline(figures):
         table.add_row(label, value)
     ctx.console.print(table)
-    ctx.console.print(metrics.agent_table(figures))
+    ctx.console.print(agent_table(figures))
 
 
 @main.group("audit")

@@ -10,11 +10,11 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .. import actions, views
 from ..core.vocabulary import Decision
 from ..errors import InputError, NotFound
+from ..services import actions, views
 from ..store.base import Store
-from . import Context, main, pass_context, whoami
+from .app import Context, main, pass_context, whoami
 
 by_option = click.option(
     "--by", default=whoami, show_default="$BATON_USER or your login", help="Who decides (recorded)."

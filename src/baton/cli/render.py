@@ -16,6 +16,7 @@ from rich.text import Text
 from ..core import events as ev
 from ..core.events import Event
 from ..core.index import ItemSummary
+from ..services.metrics import Metrics
 
 STATUS_STYLE = {
     "queued": "bright_cyan",
@@ -248,3 +249,71 @@ def _style(event: Event) -> str:
     if event.kind == ev.HUMAN_REQUESTED:
         return "bright_magenta"
     return ""
+
+
+# --- the figures -------------------------------------------------------------------------
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def headline(m: Metrics) -> list[tuple[str, str]]:
+    """The figures as (label, value) rows for a terminal."""
+    return [
+        ("items", ", ".join(f"{k} {v}" for k, v in m.items.items() if v)),
+        ("throughput", f"{_num(m.throughput_per_hour, 1)} accepted/hour"),
+        ("cycle time p50 / p90", f"{_secs(m.cycle_p50)} / {_secs(m.cycle_p90)}"),
+        ("first-pass yield", _pct(m.first_pass_yield)),
+        ("attempts per accepted item", _num(m.attempts_per_accepted)),
+        ("review rejection rate", f"{_pct(m.review_rejection_rate)} of {m.reviews}"),
+        ("verification pass rate", f"{_pct(m.verification_pass_rate)} of {m.checks}"),
+        ("escalation rate", _pct(m.escalation_rate)),
+        (
+            "human wait p50 / p90 / total",
+            f"{_secs(m.human_wait_p50)} / {_secs(m.human_wait_p90)} / "
+            f"{m.human_wait_total:.1f}s ({m.human_waiting_now} waiting now)",
+        ),
+        (
+            "tokens / cost per accepted item",
+            f"{_num(m.tokens_per_accepted, 0)} / {_num(m.cost_per_accepted, 4)}",
+        ),
+    ]
+
+
+def agent_table(m: Metrics) -> Table:
+    table = Table(title="agents")
+    for column in (
+        "agent",
+        "attempts",
+        "accepted",
+        "first pass",
+        "failed",
+        "abandoned",
+        "acceptance",
+        "mean s",
+        "tokens",
+        "cost",
+    ):
+        table.add_column(column)
+    for score in m.agents:
+        s = score.to_dict()
+        table.add_row(
+            score.agent,
+            str(score.attempts),
+            str(score.accepted),
+            str(score.first_pass_accepted),
+            str(score.failed),
+            str(score.abandoned),
+            _pct(s["acceptance_rate"]),
+            _secs(s["seconds_mean"]),
+            str(score.tokens),
+            f"{score.cost:.4f}",
+        )
+    return table

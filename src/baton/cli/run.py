@@ -11,18 +11,18 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .. import metrics
 from ..config.items import ItemSpec, load_items, with_ids
 from ..config.loading import load_playbook
 from ..config.playbook import Playbook
 from ..core.state import fold
 from ..core.vocabulary import OPEN_STATUSES, Status
-from ..engine import Engine
 from ..errors import InputError, ItemsError, NotFound, Problem
+from ..runtime.engine import Engine
+from ..services import metrics
 from ..store.base import Store
-from . import Context, main, pass_context
+from .app import Context, main, pass_context
 from .live import LiveView
-from .render import event_line, status_text
+from .render import event_line, headline, status_text
 
 EXIT_NOT_ALL_ACCEPTED = 3
 
@@ -339,7 +339,7 @@ async def _summary(ctx: Context, store: Store, ids: list[str], seconds: float) -
     table = Table(title=f"{len(ids)} items in {seconds:.1f}s", show_header=False)
     for status, count in sorted(counts.items()):
         table.add_row(status_text(status), str(count))
-    for label, value in metrics.headline(figures):
+    for label, value in headline(figures):
         table.add_row(label, value)
     ctx.console.print(table)
     waiting = [r.item_id for r in rows if r.status == Status.WAITING_HUMAN]

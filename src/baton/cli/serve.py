@@ -10,12 +10,12 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .. import auth
 from ..config.loading import load_playbook
 from ..core.vocabulary import AUTH_LOG
 from ..errors import InputError
+from ..services import auth
 from ..store.base import Store
-from . import Context, main, pass_context, whoami
+from .app import Context, main, pass_context, whoami
 from .run import state_dir
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
+from ..services.transfer import Imported, check_chains, export_lines, import_events, parse_lines
 from ..store.base import Store
-from ..transfer import Imported, check_chains, export_lines, import_events, parse_lines
-from . import Context, main, pass_context
+from .app import Context, main, pass_context
 
 
 @main.command("export")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config.loading import load_playbook
+from ..config.playbook import Playbook
+from ..core.vocabulary import Status
+from ..errors import BatonError
+from ..runtime.recording import load_state
+from ..store.base import Store
+from ..store.feed import feed
 from . import actions, metrics
-from .config.loading import load_playbook
-from .config.playbook import Playbook
-from .core.vocabulary import Status
-from .errors import BatonError
-from .ledger import load_state
-from .store.base import Store
-from .store.feed import feed
 
 
 async def inbox(store: Store) -> list[dict[str, Any]]:

@@ -2,8 +2,8 @@
 reopen or end escalations, cancel, pause and resume agents.
 
 Each action reads the item's log, checks that it fits the item's state (a clear
-InvalidAction otherwise, and nothing is written), and appends through the ledger with the
-expected version, trying again if an engine wrote in between.
+InvalidAction otherwise, and nothing is written), and records its event with the expected
+version (runtime/recording.py), trying again if an engine wrote in between.
 """
 
 from __future__ import annotations
@@ -13,15 +13,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .core import events as ev
-from .core.events import Event, chain
-from .core.loop import exhausted_reason
-from .core.state import ItemState
-from .core.vocabulary import FLEET_LOG, Decision, HumanWait, Outcome
-from .errors import InvalidAction
-from .ledger import commit, load_state, retrying
-from .store.base import Store
-from .system import worktrees as worktree
+from ..core import events as ev
+from ..core.bookkeeping import Entry
+from ..core.events import Event, chain
+from ..core.loop import exhausted_reason
+from ..core.state import ItemState
+from ..core.transition import settle
+from ..core.vocabulary import FLEET_LOG, Decision, HumanWait, Outcome
+from ..errors import InvalidAction
+from ..runtime.recording import load_state, record, retrying
+from ..store.base import Store
+from ..system import worktrees
+
+
+async def _write(store: Store, state: ItemState, entries: list[Entry], now: float) -> None:
+    """A person's action recorded: the engine takes the steps that follow from it."""
+    await record(store, settle(state, entries, now, follow=False))
 
 
 def _waiting(state: ItemState) -> HumanWait | None:
@@ -54,14 +61,14 @@ async def decide_review(
                 "comments": comments,
                 "by": f"human:{by}",
             }
-            await commit(store, state, [(ev.REVIEW_DECIDED, data)], time.time())
+            await _write(store, state, [(ev.REVIEW_DECIDED, data)], time.time())
             return f"{decision.value} recorded for attempt {data['attempt']} of {item_id}"
         if wait is HumanWait.ESCALATION:
             return await _decide_escalation(store, state, decision, by, comments, **reopen)
         if wait is HumanWait.WORK:
             if decision is Decision.REJECT:
                 reason = f"the work was declined by {by}: {comments or 'no reason given'}"
-                await commit(
+                await _write(
                     store,
                     state,
                     [(ev.ITEM_FAILED, {"reason": reason, "by": f"human:{by}"})],
@@ -94,7 +101,7 @@ async def _decide_escalation(
         )
     if decision is Decision.REJECT:
         reason = f"rejected by {by} after escalation: {comments or 'no reason given'}"
-        await commit(
+        await _write(
             store, state, [(ev.ITEM_FAILED, {"reason": reason, "by": f"human:{by}"})], time.time()
         )
         return f"{state.item_id} failed"
@@ -120,7 +127,7 @@ async def _decide_escalation(
             f"item {state.item_id} would still be out of budget ({still}); "
             "grant more with --attempts, --tokens or --cost"
         )
-    await commit(store, state, [(ev.ITEM_REOPENED, data)], now)
+    await _write(store, state, [(ev.ITEM_REOPENED, data)], now)
     return f"{state.item_id} reopened with {attempts} more attempt(s)"
 
 
@@ -147,7 +154,7 @@ async def submit_result(store: Store, item_id: str, by: str, text: str, data: An
             "usage": {"seconds": time.time() - state.waiting["since"]},
             "by": f"human:{by}",
         }
-        await commit(store, state, [(ev.ATTEMPT_FINISHED, finished)], time.time())
+        await _write(store, state, [(ev.ATTEMPT_FINISHED, finished)], time.time())
         return f"result recorded as attempt {n} of {item_id}"
 
     return await retrying(act)
@@ -159,7 +166,7 @@ async def cancel(store: Store, item_id: str, by: str, reason: str = "") -> str:
         if state.outcome is not None and state.outcome is not Outcome.ESCALATED:
             raise InvalidAction(f"item {item_id} is already {state.outcome.value}")
         data = {"by": f"human:{by}", "reason": reason or f"cancelled by {by}"}
-        await commit(store, state, [(ev.ITEM_CANCELLED, data)], time.time())
+        await _write(store, state, [(ev.ITEM_CANCELLED, data)], time.time())
         return f"{item_id} cancelled"
 
     return await retrying(act)
@@ -195,14 +202,14 @@ async def apply_change(
         raise InvalidAction(f"no repository to apply to ({where}): give --repo PATH")
     elif branch is not None:
         how, target = "branch", branch
-        message = await worktree.apply_to_branch(where, change, branch)
+        message = await worktrees.apply_to_branch(where, change, branch)
     else:
         how, target = "checkout", str(where)
-        message = await worktree.apply_to_checkout(where, change)
+        message = await worktrees.apply_to_checkout(where, change)
     data = {"attempt": n, "how": how, "target": target, "message": message, "by": f"human:{by}"}
 
     async def record() -> None:
-        await commit(
+        await _write(
             store, await load_state(store, item_id), [(ev.CHANGE_APPLIED, data)], time.time()
         )
 

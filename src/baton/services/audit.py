@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .core.events import BrokenLink, verify_chain
-from .store.base import Store
-from .store.feed import feed
+from ..core.events import BrokenLink, verify_chain
+from ..store.base import Store
+from ..store.feed import feed
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .config.playbook import Playbook
-from .config.plugin import Agent
-from .core import events as ev
-from .core.bookkeeping import Entry
-from .core.loop import Apply, Delegate, Review, Verify
-from .core.plan import CodePlan, Plan
-from .core.records import (
+from ..config.playbook import Playbook
+from ..config.plugin import Agent
+from ..core import events as ev
+from ..core.bookkeeping import Entry
+from ..core.loop import Apply, Delegate, Review, Verify
+from ..core.plan import CodePlan, Plan
+from ..core.records import (
     AgentResult,
     Assignment,
     AwaitHuman,
@@ -28,12 +28,12 @@ from .core.records import (
     CheckResult,
     ReviewResult,
 )
-from .core.state import ItemState
-from .core.text import clip
-from .core.vocabulary import Outcome
-from .errors import AgentError, ReviewError
-from .system import worktrees as worktree
-from .system.git import GitError
+from ..core.state import ItemState
+from ..core.text import clip
+from ..core.vocabulary import Outcome
+from ..errors import AgentError, ReviewError
+from ..system import worktrees
+from ..system.git import GitError
 
 EVIDENCE_LIMIT = 20_000
 
@@ -54,8 +54,8 @@ async def scope(book: Playbook, state: ItemState) -> list[Entry]:
         own = spec.get("workspace") or {}
         repo, base = own.get("repo") or book.workspace.repo, own.get("base") or book.workspace.base
         try:  # the base is pinned to a commit now: every attempt starts from the same code
-            commit = await asyncio.to_thread(worktree.resolve_base, Path(repo), base)
-        except worktree.BaseProblem as exc:
+            commit = await asyncio.to_thread(worktrees.resolve_base, Path(repo), base)
+        except worktrees.BaseProblem as exc:
             problems.append(f"workspace.{exc.field}: {exc}")
         else:
             code = book.workspace.code_plan(repo, base, commit)
@@ -115,7 +115,7 @@ async def workdir(
     """A fresh working folder for the attempt: a git worktree at the item's base commit, or
     a copy of the playbook's folder."""
     if plan.code is not None:
-        return await worktree.prepare(plan.code, state_dir, item_id, attempt)
+        return await worktrees.prepare(plan.code, state_dir, item_id, attempt)
     if book.workspace is None or not book.workspace.copy_from:
         return None
     folder = (state_dir / "work" / item_id / str(attempt)).resolve()
@@ -140,10 +140,10 @@ async def attempt(
     if code is None or assignment.workdir is None or kind != ev.ATTEMPT_FINISHED:
         return entries
     try:
-        change = await worktree.collect(
+        change = await worktrees.collect(
             code, assignment.workdir, assignment.item_id, assignment.attempt
         )
-    except worktree.ChangeRefused as exc:
+    except worktrees.ChangeRefused as exc:
         error = f"change refused: {exc}"
         failed = {
             "attempt": assignment.attempt,
@@ -198,13 +198,13 @@ async def _run_agent(agent: Agent, assignment: Assignment) -> list[Entry]:
                 "attempt": n,
                 "output": output,
                 "usage": usage,
-                "by": f"agent:{agent_name(agent)}",
+                "by": f"agent:{agent.name}",
             },
         )
     ]
 
 
-def attempt_view(state: ItemState, n: int) -> Candidate:
+def candidate_of(state: ItemState, n: int) -> Candidate:
     """What reviewers and verifiers see of attempt n."""
     a = state.attempt(n)
     output = a.output or {}
@@ -239,7 +239,7 @@ async def review(book: Playbook, state: ItemState, step: Review) -> list[Entry]:
             )
         ]
     try:
-        result = await slot.reviewer.review(attempt_view(state, n))
+        result = await slot.reviewer.review(candidate_of(state, n))
     except ReviewError as exc:
         return [(ev.REVIEW_FAILED, {"attempt": n, "reviewer": name, "error": str(exc)})]
     except Exception:
@@ -266,7 +266,7 @@ async def review(book: Playbook, state: ItemState, step: Review) -> list[Entry]:
 
 async def verify(book: Playbook, state: ItemState, step: Verify) -> list[Entry]:
     """Run the missing checks (concurrently); each verdict with its evidence as an event."""
-    view = attempt_view(state, step.attempt)
+    view = candidate_of(state, step.attempt)
     if len(step.verifiers) == 1:  # gather would wrap it in a task for nothing
         checks = [await check(book, view, step.verifiers[0])]
     else:
@@ -315,12 +315,12 @@ async def apply_change(state: ItemState, step: Apply) -> list[Entry]:
     repo = Path(code.repo)
     try:
         if step.how == "branch":
-            target = worktree.accepted_branch(state.item_id)
-            message = await worktree.apply_to_branch(repo, change, target)
+            target = worktrees.accepted_branch(state.item_id)
+            message = await worktrees.apply_to_branch(repo, change, target)
             how = "branch"
         else:
             target, how = str(repo), "checkout"
-            message = await worktree.apply_to_checkout(repo, change)
+            message = await worktrees.apply_to_checkout(repo, change)
     except GitError as exc:
         return [(ev.CHANGE_APPLY_FAILED, {**data, "how": step.how, "error": str(exc)})]
     return [(ev.CHANGE_APPLIED, {**data, "how": how, "target": target, "message": message})]
@@ -338,9 +338,5 @@ async def tidy(state: ItemState) -> None:
         if not path or not (a.closed or final) or not Path(path).exists():
             continue
         keep_branch = state.outcome is Outcome.ACCEPTED and a.n == state.accepted_attempt
-        branch = worktree.branch_name(state.item_id, a.n)
-        await worktree.remove(Path(code.repo), Path(path), branch, keep_branch=keep_branch)
-
-
-def agent_name(agent: Any) -> str:
-    return str(getattr(agent, "name", type(agent).__name__))
+        branch = worktrees.branch_name(state.item_id, a.n)
+        await worktrees.remove(Path(code.repo), Path(path), branch, keep_branch=keep_branch)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from .core.events import Event
+from ..core.events import Event
 
 
 class Subscription:

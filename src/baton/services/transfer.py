@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import orjson
 
-from .core import events as ev
-from .core.events import Event, verify_chain
-from .core.index import summarize
-from .core.state import ItemState
-from .errors import InputError, Problem
-from .store.base import Store
-from .store.feed import feed
+from ..core import events as ev
+from ..core.events import Event, verify_chain
+from ..core.index import summarize
+from ..core.state import ItemState
+from ..errors import InputError, Problem
+from ..store.base import Store
+from ..store.feed import feed
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {
     "log": str,

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .core import events as ev
-from .core.events import Event, chain
-from .core.vocabulary import AUTH_LOG
-from .errors import InputError, InvalidAction, NotFound
-from .ledger import retrying
-from .store.base import Store
+from ..core import events as ev
+from ..core.events import Event, chain
+from ..core.vocabulary import AUTH_LOG
+from ..errors import InputError, InvalidAction, NotFound
+from ..runtime.recording import retrying
+from ..store.base import Store
 
 
 class Role(StrEnum):

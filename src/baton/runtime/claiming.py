@@ -1,0 +1,125 @@
+"""The claim loop of an engine: lease runnable items while there is room, drive each in a
+task of its own, and notice when the items it was asked to run are settled.
+
+It claims again at once when the store says work may be claimable (submitted elsewhere,
+approved by a person, released by another engine); its poll is only a fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Collection
+
+from ..config.playbook import Playbook
+from ..core.state import ItemState, fold
+from ..core.vocabulary import FINAL_STATUSES
+from .driver import ItemDriver, Shared
+
+DriveTask = asyncio.Task[ItemState | None]
+
+
+class Claimer:
+    """Claims and drives the items of some playbooks on one store."""
+
+    def __init__(
+        self,
+        shared: Shared,
+        books: dict[str, Playbook],
+        *,
+        concurrency: int,
+        poll_interval: float,
+        wait_for_people: bool,
+    ) -> None:
+        self.shared = shared
+        self.books = books
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.wait_for_people = wait_for_people
+
+    async def run(self, items: Collection[str] | None, stop: asyncio.Event | None) -> None:
+        """Until every item of `items` is settled (or, with no items, until `stop`)."""
+        shared = self.shared
+        store, leases, fleet = shared.store, shared.leases, shared.fleet
+        pending = set(items) if items is not None else None
+        tasks: dict[str, DriveTask] = {}
+        # finished items' tasks, and None whenever the store says work may be claimable
+        finished: asyncio.Queue[DriveTask | None] = asyncio.Queue()
+        unwatch = store.watch("work", lambda: finished.put_nowait(None))
+        background = [
+            asyncio.create_task(leases.keep()),
+            asyncio.create_task(fleet.follow(min(self.poll_interval, 0.5))),
+        ]
+        await fleet.refresh()
+        await leases.free_the_dead()
+        last_refresh = 0.0
+        try:
+            while True:
+                now = shared.clock()
+                if (
+                    pending is not None
+                    and now - last_refresh >= 1.0
+                    and len(tasks) < self.concurrency
+                ):
+                    await self._drop_settled(pending)  # others (a person, a cancel) end items
+                    last_refresh = now
+                if (pending is not None and not pending) or (stop is not None and stop.is_set()):
+                    break
+                free = self.concurrency - len(tasks)
+                claimed = await leases.claim(free, self.books) if free > 0 else []
+                for item_id in claimed:
+                    task = asyncio.create_task(self._drive(item_id), name=item_id)
+                    task.add_done_callback(finished.put_nowait)
+                    tasks[item_id] = task
+                if claimed and len(tasks) < self.concurrency:
+                    continue
+                # wait for an item to finish (or poll for new work); a queue fed by done
+                # callbacks costs O(1) per item, where asyncio.wait re-arms every task
+                done: list[DriveTask | None] = []
+                if finished.empty():
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a Ctrl-C's
+                    # cancellation when the queue yields at the same moment
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.poll_interval):
+                            done.append(await finished.get())
+                while not finished.empty():
+                    done.append(finished.get_nowait())
+                for task in done:
+                    if task is None:  # a wake-up: the loop claims again
+                        continue
+                    item_id = task.get_name()
+                    del tasks[item_id]
+                    leases.held.discard(item_id)
+                    state = task.result()
+                    if (
+                        pending is not None
+                        and state is not None
+                        and self._settled(state.outcome is not None, state.waiting is not None)
+                    ):
+                        pending.discard(item_id)
+            if tasks:
+                await asyncio.gather(*tasks.values())
+        finally:
+            unwatch()
+            for job in (*background, *tasks.values()):
+                job.cancel()
+            await asyncio.gather(*background, *tasks.values(), return_exceptions=True)
+            await leases.release_all()
+
+    async def _drive(self, item_id: str) -> ItemState | None:
+        state = fold(item_id, await self.shared.store.load(item_id))
+        book = self.books.get(state.queue)
+        if book is None:  # not one of ours after all
+            await self.shared.leases.release([item_id])
+            return None
+        return await ItemDriver(self.shared, book, state).drive()
+
+    async def _drop_settled(self, pending: set[str]) -> None:
+        rows = await self.shared.store.query(item_ids=list(pending), limit=None)
+        for row in rows:
+            if self._settled(row.status in FINAL_STATUSES, row.waiting is not None):
+                pending.discard(row.item_id)
+
+    def _settled(self, final: bool, waiting: bool) -> bool:
+        """An item with an outcome, or (not waiting for people) one parked for a person."""
+        return final or (waiting and not self.wait_for_people)

@@ -1,0 +1,268 @@
+"""Driving one claimed item: decide -> perform -> record, until nothing is left for an
+engine to do (an outcome, or a wait for a person).
+
+The driver is the one place a step goes through: `decide` (core/loop.py) says what is
+next, `perform` does it (runtime/effects.py calls the plugins and turns what they return
+into entries), `record` settles the entries (core/transition.py: the events, the
+effect-free steps they lead to, the index row) and appends them (runtime/recording.py).
+What comes back is the next step, or a named outcome saying to decide again: `Conflict`
+(another writer moved the log first) or `Outdated` (the item changed while the step
+waited for an agent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config.playbook import Playbook
+from ..core import events as ev
+from ..core.bookkeeping import Entry, bookkeeping
+from ..core.loop import (
+    Apply,
+    Await,
+    Delegate,
+    Fanout,
+    Recover,
+    Review,
+    Scope,
+    Step,
+    Verify,
+    decide,
+    runnable,
+)
+from ..core.plan import CodePlan
+from ..core.records import Assignment
+from ..core.state import ItemState
+from ..core.transition import settle
+from ..errors import VersionConflict
+from ..store.base import Store
+from ..system.git import GitError
+from . import effects
+from .bus import Bus
+from .fleet import Fleet
+from .leases import Leases
+from .recording import Conflict, record, reload
+from .redact import Redactor
+from .rounds import Round
+
+log = logging.getLogger("baton.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class Outdated:
+    """The step no longer fits the item: its budget ran out (or it changed otherwise) while
+    the step waited for its agent to be free. Nothing was recorded: decide again."""
+
+    step: Step
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every driver of one engine shares."""
+
+    store: Store
+    clock: Callable[[], float]
+    redactor: Redactor
+    bus: Bus
+    fleet: Fleet
+    leases: Leases
+    slots: dict[tuple[str, str], asyncio.Semaphore]  # (playbook, agent) -> its concurrency
+    state_dir: Path
+    keep_worktrees: bool
+
+
+class ItemDriver:
+    """Drives one item that this engine holds the lease on."""
+
+    def __init__(self, shared: Shared, book: Playbook, state: ItemState) -> None:
+        self.shared = shared
+        self.book = book
+        self.state = state
+        self.round: Round | None = None  # a best-of-N round running here
+
+    @property
+    def running(self) -> Collection[int]:
+        """The attempts whose agents run in this engine now (decide needs to know them)."""
+        return self.round.running if self.round is not None else ()
+
+    async def drive(self) -> ItemState:
+        """Steps until nothing is left for an engine; the item's state then."""
+        shared, state = self.shared, self.state
+        step: Step | None = None
+        try:
+            while True:
+                live = self.round
+                if step is None:
+                    step = decide(state, shared.clock(), self.running)
+                if live and live.tasks and (isinstance(step, Await) or not runnable(step)):
+                    # a round's attempts are still running: wait for the next result (or,
+                    # when a person is awaited meanwhile, for all of them to be recorded)
+                    await live.wait(every=not isinstance(step, Await))
+                    step = None
+                    continue
+                if not runnable(step):
+                    await self.tidy()
+                    await shared.leases.release([state.item_id])
+                    return state
+                done = await self.perform(step)
+                step = None if isinstance(done, Conflict | Outdated) else done
+                if live and state.outcome is not None:
+                    await self.supersede(live)
+        finally:
+            if self.round is not None:
+                await self.round.stop()
+
+    async def perform(self, step: Step) -> Step | Conflict | Outdated:
+        """Do one step and record what happened: the next step, or decide again."""
+        book, state = self.book, self.state
+        match step:
+            case Delegate():
+                return await self.delegate(step)
+            case Fanout():
+                return await self.fanout(step)
+            case Verify():
+                entries = await effects.verify(book, state, step)
+            case Review():
+                entries = await effects.review(book, state, step)
+            case Scope():
+                entries = await effects.scope(book, state)
+            case Apply():
+                entries = await effects.apply_change(state, step)
+            case Recover(attempt=n):
+                # only a fresh decision may find an attempt lost, so this is never settled
+                # onto another step's events
+                reason = "the process running this attempt stopped before it finished"
+                entries = [(ev.ATTEMPT_ABANDONED, {"attempt": n, "reason": reason})]
+            case _:  # an effect-free step decided afresh (at a claim, after a conflict)
+                entries = bookkeeping(state, step) or []
+                if not entries:
+                    raise AssertionError(f"not an engine step: {step!r}")
+        return await self.record(entries)
+
+    async def record(self, entries: list[Entry]) -> Step | Conflict:
+        """Settle `entries` onto the state (with the effect-free steps they lead to) and
+        append them; the next step, or Conflict (the state was reloaded)."""
+        shared, state = self.shared, self.state
+        live = self.round
+        # a round's attempts record their results concurrently: one at a time
+        async with live.lock if live is not None else contextlib.nullcontext():
+            if shared.redactor:
+                entries = [(kind, shared.redactor.data(data)) for kind, data in entries]
+            transition = settle(state, entries, shared.clock(), self.running)
+            try:
+                stored = await record(shared.store, transition)
+            except VersionConflict as exc:
+                await reload(shared.store, state)
+                return Conflict(exc.log, exc.expected, exc.actual)
+        shared.bus.publish(stored)
+        return transition.step
+
+    # --- attempts ---------------------------------------------------------------------------
+    async def delegate(self, step: Delegate) -> Step | Conflict | Outdated:
+        """One attempt: wait for the agent (the kill switch, its concurrency), record that it
+        started, run it, record its result (even if a person acted on the item meanwhile)."""
+        shared, book, state = self.shared, self.book, self.state
+        slot = book.agents.get(step.agent)
+        if slot is None:
+            reason = f"agent {step.agent!r} is no longer in playbook {book.name}"
+            return await self.record([(ev.ITEM_ESCALATED, {"reason": reason})])
+        waited = await shared.fleet.until_active([step.agent])  # held: the lease is kept
+        semaphore = shared.slots[(book.name, step.agent)]
+        waited = waited or semaphore.locked()
+        async with semaphore:
+            if waited and decide(state, shared.clock()) != step:
+                return Outdated(step)  # the budget ran out while waiting
+            await self.tidy()  # the worktrees of the attempts before this one
+            assignment = await effects.build_assignment(
+                book, state, step, shared.clock(), shared.state_dir
+            )
+            started = {"attempt": step.attempt, "agent": step.agent, "task": assignment.record()}
+            begun = await self.record([(ev.ATTEMPT_STARTED, started)])
+            if isinstance(begun, Conflict):
+                return begun
+            entries = await effects.attempt(slot.agent, assignment, self._code())
+        return await self._record_result(step.attempt, entries)
+
+    async def fanout(self, step: Fanout) -> Step | Conflict:
+        """Start a best-of-N round: every attempt recorded in one append, then run at once."""
+        shared, book, state = self.shared, self.book, self.state
+        unknown = [agent for _, agent in step.attempts if agent not in book.agents]
+        if unknown:
+            reason = f"agent {unknown[0]!r} is no longer in playbook {book.name}"
+            return await self.record([(ev.ITEM_ESCALATED, {"reason": reason})])
+        await shared.fleet.until_active({agent for _, agent in step.attempts})
+        await self.tidy()
+        now = shared.clock()
+        assignments = [
+            await effects.build_assignment(book, state, Delegate(n, agent), now, shared.state_dir)
+            for n, agent in step.attempts
+        ]
+        live = self.round = self.round or Round()
+        live.running.update(n for n, _ in step.attempts)  # running before it is recorded
+        started = [
+            (
+                ev.ATTEMPT_STARTED,
+                {"attempt": n, "agent": agent, "task": assignment.record(), "round": step.round},
+            )
+            for (n, agent), assignment in zip(step.attempts, assignments, strict=True)
+        ]
+        begun = await self.record(started)
+        if isinstance(begun, Conflict):
+            live.running.difference_update(n for n, _ in step.attempts)
+            return begun
+        code = self._code()
+        for (n, agent), assignment in zip(step.attempts, assignments, strict=True):
+            live.start(n, self._run_member(live, n, agent, assignment, code))
+        return begun
+
+    async def _run_member(
+        self, live: Round, n: int, agent: str, assignment: Assignment, code: CodePlan | None
+    ) -> None:
+        """One attempt of a round: run its agent, record its result (whatever else happened)."""
+        try:
+            async with self.shared.slots[(self.book.name, agent)]:
+                entries = await effects.attempt(self.book.agents[agent].agent, assignment, code)
+            live.recording.add(n)  # from here on, a superseding acceptance waits for it
+            await self._record_result(n, entries)
+        finally:
+            live.running.discard(n)
+            live.recording.discard(n)
+
+    async def _record_result(self, n: int, entries: list[Entry]) -> Step | Conflict:
+        """An attempt's result, recorded for as long as the attempt is still open."""
+        while True:
+            done = await self.record(entries)
+            if not isinstance(done, Conflict) or not self._in_flight(n):
+                return done
+
+    async def supersede(self, live: Round) -> None:
+        """Another attempt of the round won: stop the ones still running, on record."""
+        winner = self.state.accepted_attempt
+        for n in await live.stop():
+            reason = f"superseded: attempt {winner} of its round was accepted"
+            while self._in_flight(n):
+                done = await self.record([(ev.ATTEMPT_ABANDONED, {"attempt": n, "reason": reason})])
+                if not isinstance(done, Conflict):
+                    break
+
+    def _in_flight(self, n: int) -> bool:
+        state = self.state
+        return len(state.attempts) >= n and state.attempt(n).in_flight
+
+    def _code(self) -> CodePlan | None:
+        return self.state.plan.code if self.state.plan else None
+
+    async def tidy(self) -> None:
+        """Remove the worktrees of closed attempts (code work; never worth stopping for)."""
+        state = self.state
+        if state.plan is None or state.plan.code is None or self.shared.keep_worktrees:
+            return
+        try:
+            await effects.tidy(state)
+        except (GitError, OSError) as exc:
+            log.warning("could not remove worktrees of %s: %s", state.item_id, exc)

@@ -1,0 +1,52 @@
+"""The kill switch, as one engine sees it: the agents paused now, read from the fleet log
+(`agent.paused`, `agent.resumed`, written by any process), and a wait until the agents an
+item needs are active again. An item held by the switch keeps its lease."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+
+from ..core import events as ev
+from ..core.vocabulary import FLEET_LOG
+from ..store.base import Store
+
+
+class Fleet:
+    """The paused agents, followed from the fleet log."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.paused: set[str] = set()
+        self._version = 0
+        self._changed: asyncio.Event | None = None  # set (and replaced) at every change
+
+    async def refresh(self) -> None:
+        """Read what was appended to the fleet log since the last look."""
+        before = set(self.paused)
+        for event in await self.store.load(FLEET_LOG, after=self._version):
+            agent = event.data.get("agent", "")
+            if event.kind == ev.AGENT_PAUSED:
+                self.paused.add(agent)
+            elif event.kind == ev.AGENT_RESUMED:
+                self.paused.discard(agent)
+            self._version = event.seq
+        if self.paused != before and self._changed is not None:
+            changed, self._changed = self._changed, None
+            changed.set()
+
+    async def follow(self, interval: float) -> None:
+        """Look at the fleet log every `interval` seconds, for as long as the engine runs."""
+        while True:
+            await asyncio.sleep(interval)
+            await self.refresh()
+
+    async def until_active(self, agents: Collection[str]) -> bool:
+        """Wait while any of `agents` is paused; whether it had to wait."""
+        waited = False
+        while any(agent in self.paused for agent in agents):
+            waited = True
+            if self._changed is None:
+                self._changed = asyncio.Event()
+            await self._changed.wait()
+        return waited
