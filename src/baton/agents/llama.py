@@ -259,12 +259,12 @@ _STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
 def _grammar_text(schema_json: str) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    return json_schema_to_gbnf(schema_json).replace(_LOOSE_CHAR, _STRICT_CHAR)
+    return str(json_schema_to_gbnf(schema_json)).replace(_LOOSE_CHAR, _STRICT_CHAR)
 
 
 def json_grammar(schema: dict[str, Any]) -> Any:
     """A llama.cpp grammar that admits only JSON matching the schema."""
-    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar
 
     try:
         text = _grammar_text(json.dumps(schema))  # key order is the order fields are written

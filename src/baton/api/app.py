@@ -123,7 +123,7 @@ def _errors(app: FastAPI) -> None:
                 method
                 for route in app.routes
                 if isinstance(route, APIRoute) and route.matches(scope)[0] is not Match.NONE
-                for method in route.methods
+                for method in route.methods or ()
             }
             headers["Allow"] = ", ".join(sorted(allowed - {"HEAD"}))
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)

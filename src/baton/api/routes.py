@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ..config.items import check_against, with_ids
-from ..config.playbook import Playbook
 from ..config.source import Located
 from ..core.state import AttemptState, ItemState
 from ..core.vocabulary import AUTH_LOG, Decision, Status
@@ -22,50 +21,22 @@ from ..runtime.engine import Engine
 from ..runtime.recording import load_state
 from ..services import actions, auth, metrics, views
 from ..services.audit import verify_store
-from ..services.auth import Identity, Role
+from ..services.auth import Identity
 from ..store.base import Store
 from ..store.feed import PAGE, feed, follow
 from . import models as m
-from .access import SESSION_COOKIE, SESSION_SECONDS, Access, need
+from .access import SESSION_COOKIE, SESSION_SECONDS
+from .deps import Admin, Operator, Reviewer, Viewer, access_of, playbooks_of, store_of
 
 router = APIRouter(prefix="/api", responses=m.ERRORS)
 Statuses = list[Status]
-
-
-def _access(request: Request) -> Access:
-    return request.app.state.access  # type: ignore[no-any-return]
-
-
-def _store(request: Request) -> Store:
-    return request.app.state.store  # type: ignore[no-any-return]
-
-
-def _playbooks(request: Request) -> dict[str, Playbook]:
-    return request.app.state.playbooks  # type: ignore[no-any-return]
-
-
-async def _identity(request: Request) -> Identity:
-    return await _access(request).identify(request)
-
-
-def role(needed: Role) -> Callable[..., Coroutine[Any, Any, Identity]]:
-    async def dependency(identity: Annotated[Identity, Depends(_identity)]) -> Identity:
-        return need(identity, needed)
-
-    return dependency
-
-
-Viewer = Annotated[Identity, Depends(role(Role.VIEWER))]
-Reviewer = Annotated[Identity, Depends(role(Role.REVIEWER))]
-Operator = Annotated[Identity, Depends(role(Role.OPERATOR))]
-Admin = Annotated[Identity, Depends(role(Role.ADMIN))]
 
 
 # --- the session (the web page logs in with a token) ----------------------------------
 @router.post("/session", response_model=m.SessionInfo, tags=["session"])
 async def login(body: m.Login, request: Request, response: Response) -> m.SessionInfo:
     """Exchange a token for a session cookie (HttpOnly, SameSite=Strict) and a CSRF token."""
-    access = _access(request)
+    access = access_of(request)
     identity = auth.check(await access.tokens(), body.token)
     if identity is None:
         raise HTTPException(401, "the token is unknown, malformed or revoked")
@@ -85,7 +56,7 @@ async def login(body: m.Login, request: Request, response: Response) -> m.Sessio
 @router.get("/session", response_model=m.SessionInfo, tags=["session"])
 async def whoami(request: Request, identity: Viewer) -> m.SessionInfo:
     """Who this request acts as (and the session's CSRF token, for the web page)."""
-    session = _access(request).session(request)
+    session = access_of(request).session(request)
     return m.SessionInfo(
         name=identity.name,
         role=identity.role,
@@ -98,7 +69,7 @@ async def whoami(request: Request, identity: Viewer) -> m.SessionInfo:
 async def logout(request: Request, response: Response) -> m.Message:
     key = request.cookies.get(SESSION_COOKIE)
     if key:
-        _access(request).sessions.pop(key, None)
+        access_of(request).sessions.pop(key, None)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return m.Message(message="logged out")
 
@@ -118,7 +89,7 @@ async def playbooks(request: Request, _: Viewer) -> list[dict[str, Any]]:
             "budget": b.budget.model_dump(),
             "code_work": bool(b.workspace and b.workspace.repo),
         }
-        for b in _playbooks(request).values()
+        for b in playbooks_of(request).values()
     ]
 
 
@@ -133,7 +104,7 @@ async def list_items(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> m.ItemsPage:
     """Items, oldest first, filtered and paged."""
-    store = _store(request)
+    store = store_of(request)
     rows = await store.query(
         statuses=[s.value for s in status] if status else None,
         queue=queue,
@@ -152,9 +123,9 @@ async def list_items(
 @router.post("/items", response_model=list[m.Submitted], status_code=201, tags=["items"])
 async def submit(body: m.Submit, request: Request, _: Operator) -> list[m.Submitted]:
     """Submit items to a playbook this server loaded; workers run them."""
-    book = _playbooks(request).get(body.playbook)
+    book = playbooks_of(request).get(body.playbook)
     if book is None:
-        known = ", ".join(_playbooks(request)) or "none: start `baton serve PLAYBOOK...`"
+        known = ", ".join(playbooks_of(request)) or "none: start `baton serve PLAYBOOK...`"
         raise NotFound(f"playbook: no playbook {body.playbook!r} here (known: {known})")
     src = Located("request", {"items": [s.to_dict() for s in body.items]}, {})
     problems = []
@@ -172,7 +143,7 @@ async def submit(body: m.Submit, request: Request, _: Operator) -> list[m.Submit
     if problems:
         raise ItemsError(problems)
     specs = with_ids(list(body.items), book.name)
-    done = await Engine(_store(request), book).submit(book, specs)
+    done = await Engine(store_of(request), book).submit(book, specs)
     return [m.Submitted(id=item_id, submitted=new) for item_id, new in done]
 
 
@@ -180,7 +151,7 @@ async def submit(body: m.Submit, request: Request, _: Operator) -> list[m.Submit
 async def show(item_id: str, request: Request, _: Viewer) -> m.ItemDetail:
     """An item's whole record: summary, attempts (input, output, change, checks, reviews,
     feedback) and every event."""
-    store = _store(request)
+    store = store_of(request)
     events = await store.load(item_id)
     rows = await store.query(item_ids=[item_id], limit=1)
     if not events or not rows:
@@ -199,7 +170,7 @@ async def show(item_id: str, request: Request, _: Viewer) -> m.ItemDetail:
 async def attempts(item_id: str, request: Request, _: Viewer) -> list[dict[str, Any]]:
     """Each attempt: what it was given, its output and change (diff), checks with evidence,
     reviews with comments, and the feedback handed on."""
-    state = await load_state(_store(request), item_id)
+    state = await load_state(store_of(request), item_id)
     return [attempt_dict(state, a) for a in state.attempts]
 
 
@@ -225,7 +196,7 @@ def attempt_dict(state: ItemState, a: AttemptState) -> dict[str, Any]:
 async def _decide(
     request: Request, item_id: str, decision: Decision, who: Identity, text: str, **more: Any
 ) -> m.Message:
-    store = _store(request)
+    store = store_of(request)
     done = await actions.decide_review(store, item_id, decision, who.by, text, **more)
     return m.Message(message=done)
 
@@ -252,30 +223,30 @@ async def reject(item_id: str, body: m.Comments, request: Request, who: Reviewer
 @router.post("/items/{item_id}/result", response_model=m.Message, tags=["decisions"])
 async def submit_result(item_id: str, body: m.Result, request: Request, who: Reviewer) -> m.Message:
     """Deliver a person's work for an item whose agent is a human."""
-    done = await actions.submit_result(_store(request), item_id, who.by, body.text, body.data)
+    done = await actions.submit_result(store_of(request), item_id, who.by, body.text, body.data)
     return m.Message(message=done)
 
 
 @router.post("/items/{item_id}/cancel", response_model=m.Message, tags=["items"])
 async def cancel(item_id: str, body: m.Reason, request: Request, who: Operator) -> m.Message:
-    return m.Message(message=await actions.cancel(_store(request), item_id, who.by, body.reason))
+    return m.Message(message=await actions.cancel(store_of(request), item_id, who.by, body.reason))
 
 
 @router.get("/inbox", tags=["decisions"])
 async def inbox(request: Request, _: Viewer) -> list[dict[str, Any]]:
     """What waits for a person, oldest first."""
-    return await views.inbox(_store(request))
+    return await views.inbox(store_of(request))
 
 
 # --- the fleet, the numbers, the record -------------------------------------------------
 @router.get("/agents", tags=["agents"])
 async def agents(request: Request, _: Viewer) -> list[dict[str, Any]]:
     """Every agent: state (paused or active), load, concurrency, and its scorecard."""
-    return await views.fleet(_store(request), _playbooks(request))
+    return await views.fleet(store_of(request), playbooks_of(request))
 
 
 async def _known_agent(request: Request, name: str) -> None:
-    known = {r["agent"] for r in await views.fleet(_store(request), _playbooks(request))}
+    known = {r["agent"] for r in await views.fleet(store_of(request), playbooks_of(request))}
     if name not in known:
         listed = ", ".join(sorted(known)) or "none yet"
         raise NotFound(f"no agent {name!r} in this store's playbooks (known: {listed})")
@@ -285,20 +256,20 @@ async def _known_agent(request: Request, name: str) -> None:
 async def pause(name: str, body: m.Reason, request: Request, who: Operator) -> m.Message:
     """The kill switch: every engine stops delegating to the agent within a second."""
     await _known_agent(request, name)
-    done = await actions.set_paused(_store(request), name, True, who.by, body.reason)
+    done = await actions.set_paused(store_of(request), name, True, who.by, body.reason)
     return m.Message(message=done)
 
 
 @router.post("/agents/{name}/resume", response_model=m.Message, tags=["agents"])
 async def resume(name: str, request: Request, who: Operator) -> m.Message:
     await _known_agent(request, name)
-    return m.Message(message=await actions.set_paused(_store(request), name, False, who.by))
+    return m.Message(message=await actions.set_paused(store_of(request), name, False, who.by))
 
 
 @router.get("/metrics", tags=["metrics"])
 async def metrics_now(request: Request, _: Viewer) -> dict[str, Any]:
     """Every figure, computed from the event log."""
-    events = [e async for e in feed(_store(request))]
+    events = [e async for e in feed(store_of(request))]
     return metrics.compute(events, now=time.time()).to_dict()
 
 
@@ -309,7 +280,7 @@ async def metrics_series(
     bucket: Annotated[float, Query(ge=1, le=30 * 86400, description="seconds")] = 3600,
 ) -> list[dict[str, Any]]:
     """The figures over time: items by when they reached their outcome, per bucket."""
-    events = [e async for e in feed(_store(request))]
+    events = [e async for e in feed(store_of(request))]
     return [
         {"start": start, "seconds": bucket, **figures.to_dict()}
         for start, figures in metrics.series(events, bucket)
@@ -319,7 +290,7 @@ async def metrics_series(
 @router.get("/audit", response_model=m.AuditOut, tags=["metrics"])
 async def audit(request: Request, _: Viewer) -> m.AuditOut:
     """Every hash chain recomputed; the first broken link of each log."""
-    found = await verify_store(_store(request))
+    found = await verify_store(store_of(request))
     broken = [{"log": b.log, "seq": b.seq, "reason": b.reason} for b in found.broken]
     return m.AuditOut(ok=found.ok, logs=found.logs, events=found.events, broken=broken)
 
@@ -333,7 +304,7 @@ async def events(
     item: Annotated[str | None, Query(max_length=128)] = None,
 ) -> list[m.EventOut]:
     """A page of the global event log from a position (`/api/stream` follows it live)."""
-    found = await _store(request).read(after, limit)
+    found = await store_of(request).read(after, limit)
     return [m.EventOut(**e.to_dict()) for e in found if item is None or e.log == item]
 
 
@@ -345,7 +316,7 @@ async def stream(
 ) -> StreamingResponse:
     """Server-Sent Events: every event from `after` (or Last-Event-ID, or now) as it
     happens, in order, from every process; a comment every 15 s keeps the line open."""
-    store = _store(request)
+    store = store_of(request)
     start = after
     if start is None:
         last = request.headers.get("last-event-id", "")
@@ -385,15 +356,15 @@ async def _sse(store: Store, after: int) -> AsyncIterator[str]:
 @router.get("/tokens", tags=["tokens"])
 async def list_tokens(request: Request, _: Admin) -> list[dict[str, Any]]:
     """Every token (never its secret)."""
-    found = auth.tokens_of(await _store(request).load(AUTH_LOG))
+    found = auth.tokens_of(await store_of(request).load(AUTH_LOG))
     return [t.to_dict() for t in found.values()]
 
 
 @router.post("/tokens", status_code=201, tags=["tokens"])
 async def create_token(body: m.NewToken, request: Request, who: Admin) -> dict[str, Any]:
     """A new token: its secret is in this answer and nowhere else, ever."""
-    secret, record = await auth.create_token(_store(request), body.name, body.role, who.by)
-    _access(request).forget_tokens()
+    secret, record = await auth.create_token(store_of(request), body.name, body.role, who.by)
+    access_of(request).forget_tokens()
     return {"token": secret, **record.to_dict()}
 
 
@@ -401,8 +372,8 @@ async def create_token(body: m.NewToken, request: Request, who: Admin) -> dict[s
 async def revoke_token(token_id: str, request: Request, who: Admin) -> m.Message:
     if who.token_id == token_id:
         raise InvalidAction("a token cannot revoke itself: use another admin token")
-    record = await auth.revoke_token(_store(request), token_id, who.by)
-    access = _access(request)
+    record = await auth.revoke_token(store_of(request), token_id, who.by)
+    access = access_of(request)
     access.forget_tokens()
     access.end_sessions_of(record.id)
     return m.Message(message=f"token {record.id} ({record.name}) revoked")

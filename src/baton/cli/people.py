@@ -4,6 +4,7 @@ cancel, agents (list, pause, resume)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,7 @@ def reject_cmd(ctx: Context, item: str, message: str, by: str) -> None:
 @pass_context
 def submit_result_cmd(ctx: Context, item: str, file: str, as_json: bool, by: str) -> None:
     """Deliver the work for ITEM (whose agent is a person) from FILE ('-' for stdin)."""
-    text = click.get_text_stream("stdin").read() if file == "-" else _read(file)
+    text = sys.stdin.read() if file == "-" else _read(file)
     data = None
     if as_json:
         try:
@@ -141,7 +142,8 @@ def agents_group(click_ctx: click.Context, as_json: bool) -> None:
     """The fleet: each agent's state and load. Subcommands pause and resume one."""
     if click_ctx.invoked_subcommand is not None:
         return
-    ctx: Context = click_ctx.find_object(Context)
+    ctx = click_ctx.find_object(Context)
+    assert ctx is not None, "main sets the context"
     rows = ctx.run(views.fleet)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

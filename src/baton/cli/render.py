@@ -86,7 +86,7 @@ def describe(event: Event) -> str:
             verdict = "passed" if d["passed"] else "FAILED"
             return f"check {d['verifier']} {verdict} ({d.get('seconds', 0):.2f}s)"
         case ev.FEEDBACK_CREATED:
-            return f"feedback for attempt {n + 1}: {len(d['feedback'])} point(s)"
+            return f"feedback for attempt {int(n or 0) + 1}: {len(d['feedback'])} point(s)"
         case ev.HUMAN_REQUESTED:
             what = {"work": "the work", "review": f"review ({d.get('reviewer')})"}.get(
                 d["wait"], d["wait"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -276,7 +277,7 @@ async def run_live(
     live: bool | None,
     wait_for_people: bool,
     ids: list[str] | None = None,
-    beside: Callable[[Engine, LiveView], Awaitable[None]] | None = None,
+    beside: Callable[[Engine, LiveView], Coroutine[Any, Any, None]] | None = None,
     *,
     keep_worktrees: bool = False,
 ) -> int:

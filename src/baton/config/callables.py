@@ -34,7 +34,8 @@ def import_callable(spec: str, paths: Iterable[Path] = ()) -> Callable[..., Any]
             raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
     if not callable(target):
         raise ValueError(f"{spec!r} is not callable")
-    return target
+    function: Callable[..., Any] = target
+    return function
 
 
 def _own_module(name: str, paths: list[Path]) -> Any:

@@ -47,7 +47,11 @@ def from_document(src: Located, base_dir: Path, state_dir: Path) -> Playbook:
     model, problems = validate(PlaybookModel, src, src.value)
     if model is None:
         # still report every plugin section's problems, so one run shows them all
-        sections = {"agents": AgentConfig, "reviewers": ReviewerConfig, "verifiers": VerifierConfig}
+        sections: dict[str, type[PluginConfig]] = {
+            "agents": AgentConfig,
+            "reviewers": ReviewerConfig,
+            "verifiers": VerifierConfig,
+        }
         for section, base in sections.items():
             raw_section = src.value.get(section)
             if isinstance(raw_section, dict):

@@ -111,4 +111,5 @@ def union(group: str) -> TypeAdapter[Any] | None:
     if len(classes) == 1:  # a union needs two members: the one class checks its own kind
         return TypeAdapter(classes[0])
     members = functools.reduce(operator.or_, classes)
-    return TypeAdapter(Annotated[members, Field(discriminator="kind")])
+    chosen: Any = Annotated[members, Field(discriminator="kind")]  # built at run time
+    return TypeAdapter(chosen)

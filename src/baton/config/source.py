@@ -124,7 +124,7 @@ def message_of(err: Any, model: type[BaseModel] | None, loc: tuple[Any, ...]) ->
     if kind == "value_error":
         # a validator's own message already says what it got
         return str(err["msg"]).removeprefix("Value error, ")
-    message = err["msg"]
+    message = str(err["msg"])
     if "input" in err and not isinstance(err["input"], dict | list):
         message += f", got {err['input']!r}"
     return message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from baton.core.records import Candidate, CheckResult
+from baton import Candidate, CheckResult
 
 COMPONENTS = ("editor", "sync", "login", "billing", "search")
 SEVERE = ("crash", "crashes", "lost", "loses", "data loss", "charged twice", "cannot log in")

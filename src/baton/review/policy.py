@@ -10,6 +10,8 @@ from ..config.plugin import BuildContext, ReviewerConfig
 from ..core.records import AwaitHuman, Candidate, ReviewResult
 from ..core.vocabulary import RISK_ORDER, Decision, Risk
 
+_RISKS = frozenset(Risk)
+
 
 class PolicyReviewerConfig(ReviewerConfig):
     kind: Literal["policy"] = "policy"
@@ -41,7 +43,7 @@ class PolicyReviewer:
         """Why this attempt cannot be approved automatically (empty: it can)."""
         c = self.config
         reasons = []
-        rank = RISK_ORDER.get(candidate.risk)  # type: ignore[call-overload]  (StrEnum keys hash as str)
+        rank = RISK_ORDER.get(Risk(candidate.risk)) if candidate.risk in _RISKS else None
         if rank is None:
             # an unknown risk is never low enough: fail safe
             known = ", ".join(r.value for r in Risk)

@@ -84,13 +84,13 @@ class Claimer:
                             done.append(await finished.get())
                 while not finished.empty():
                     done.append(finished.get_nowait())
-                for task in done:
-                    if task is None:  # a wake-up: the loop claims again
+                for ended in done:
+                    if ended is None:  # a wake-up: the loop claims again
                         continue
-                    item_id = task.get_name()
+                    item_id = ended.get_name()
                     del tasks[item_id]
                     leases.held.discard(item_id)
-                    state = task.result()
+                    state = ended.result()
                     if (
                         pending is not None
                         and state is not None

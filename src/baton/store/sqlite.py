@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -29,6 +29,7 @@ from ..errors import NotFound, StoreError, VersionConflict
 from .base import Topic, Watchers
 
 _SCHEMA = resources.files("baton.store").joinpath("schema.sql").read_text(encoding="utf-8")
+T = TypeVar("T")
 _CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
 
 # the summary row carries the log's version, so for item logs the version check and the
@@ -110,14 +111,14 @@ class SQLiteStore:
             raise StoreError(f"SQLite store {self.path}: {operation} failed: {exc}") from exc
 
     # --- writes (writer thread, group commit) -------------------------------------------
-    async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise StoreError(f"SQLite store {self.path} is closed")
         op = _Op(fn)
         self._pending.append(op)
         if len(self._pending) == 1:  # the first write of this turn of the loop schedules the flush
             op.loop.call_soon(self._flush)
-        return await op.future
+        return cast(T, await op.future)
 
     def _flush(self) -> None:
         """Group commit: every write queued during this turn of the loop, in one transaction."""
@@ -161,8 +162,8 @@ class SQLiteStore:
                     raise VersionConflict(log, expected_version, found[0] if found else 0)
             else:
                 s = summary
-                values = (s.queue, s.status, int(s.runnable), s.waiting, s.version, s.attempts)
-                values += (s.objective, s.created_at, s.updated_at)
+                values: tuple[Any, ...] = (s.queue, s.status, int(s.runnable), s.waiting)
+                values += (s.version, s.attempts, s.objective, s.created_at, s.updated_at)
                 if expected_version == 0:
                     done = conn.execute(_INSERT_ITEM, (s.item_id, *values)).rowcount
                 else:
@@ -175,7 +176,9 @@ class SQLiteStore:
                     ).fetchone()
                     raise VersionConflict(log, expected_version, row[0] if row else 0)
             if len(rows) == 1:
-                return [conn.execute(_INSERT_EVENT, rows[0]).lastrowid]
+                position = conn.execute(_INSERT_EVENT, rows[0]).lastrowid
+                assert position is not None  # an INSERT sets it
+                return [position]
             conn.executemany(_INSERT_EVENT, rows)
             # one writer holds the lock, so the rows just inserted have consecutive positions
             last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]

@@ -9,7 +9,7 @@ import os
 import shlex
 import shutil
 import signal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +122,9 @@ async def run_process(
 DRAIN_SECONDS = 2.0
 
 
-async def _finish(proc: asyncio.subprocess.Process, readers: list[asyncio.Future[None]]) -> None:
+async def _finish(
+    proc: asyncio.subprocess.Process, readers: Sequence[asyncio.Future[None]]
+) -> None:
     await asyncio.gather(*readers)
     await proc.wait()
 
@@ -147,5 +149,5 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _text(raw: bytes) -> str:
+def _text(raw: bytes | bytearray) -> str:
     return raw.decode("utf-8", errors="replace")

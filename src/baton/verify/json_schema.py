@@ -31,7 +31,8 @@ class JsonSchemaVerifierConfig(VerifierConfig):
         assert self.schema_file is not None and ctx is not None
         path = ctx.path(self.schema_file)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            return schema
         except FileNotFoundError:
             raise ValueError(f"schema_file {path}: no such file") from None
         except json.JSONDecodeError as exc:

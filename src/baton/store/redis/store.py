@@ -165,9 +165,11 @@ class RedisStore:
         k = self.keys
         members = await self._t.run("counts", lambda pipe: pipe.smembers(k.statuses))
         statuses = sorted(m.decode() for m in members)
-        sizes = await asyncio.gather(
-            *(self._t.run("counts", lambda pipe, s=s: pipe.scard(k.status(s))) for s in statuses)
-        )
+
+        def size(status: str) -> Command:
+            return lambda pipe: pipe.scard(k.status(status))
+
+        sizes = await asyncio.gather(*(self._t.run("counts", size(s)) for s in statuses))
         return {status: n for status, n in zip(statuses, sizes, strict=True) if n}
 
     # --- watching: pub/sub wake-ups ---------------------------------------------------------

@@ -1,0 +1,43 @@
+"""What a route depends on: the app's store, playbooks and access control, the identity a
+request acts as, and the role each route needs (FastAPI dependencies)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from ..config.playbook import Playbook
+from ..services.auth import Identity, Role
+from ..store.base import Store
+from .access import Access, need
+
+
+def access_of(request: Request) -> Access:
+    return request.app.state.access  # type: ignore[no-any-return]
+
+
+def store_of(request: Request) -> Store:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def playbooks_of(request: Request) -> dict[str, Playbook]:
+    return request.app.state.playbooks  # type: ignore[no-any-return]
+
+
+async def _identity(request: Request) -> Identity:
+    return await access_of(request).identify(request)
+
+
+def role(needed: Role) -> Callable[..., Coroutine[Any, Any, Identity]]:
+    async def dependency(identity: Annotated[Identity, Depends(_identity)]) -> Identity:
+        return need(identity, needed)
+
+    return dependency
+
+
+Viewer = Annotated[Identity, Depends(role(Role.VIEWER))]
+Reviewer = Annotated[Identity, Depends(role(Role.REVIEWER))]
+Operator = Annotated[Identity, Depends(role(Role.OPERATOR))]
+Admin = Annotated[Identity, Depends(role(Role.ADMIN))]
