@@ -61,6 +61,9 @@ class Outdated:
     step: Step
 
 
+_DECIDE_AGAIN = (Conflict, Outdated)
+
+
 @dataclass(frozen=True)
 class Shared:
     """What every driver of one engine shares."""
@@ -110,7 +113,7 @@ class ItemDriver:
                     await shared.leases.release([state.item_id])
                     return state
                 done = await self.perform(step)
-                step = None if isinstance(done, Conflict | Outdated) else done
+                step = None if isinstance(done, _DECIDE_AGAIN) else done
                 if live and state.outcome is not None:
                     await self.supersede(live)
         finally:

@@ -84,6 +84,11 @@ class Engine:
             keep_worktrees=keep_worktrees,
         )
 
+    @property
+    def paused(self) -> set[str]:
+        """The agents paused now, as this engine last read the fleet log."""
+        return self.fleet.paused
+
     # --- submitting -------------------------------------------------------------------
     async def submit(
         self, playbook: str | Playbook, specs: Iterable[ItemSpec]
