@@ -287,6 +287,23 @@ def test_the_checked_in_openapi_spec_is_current(tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == spec, "docs/openapi.json is stale: regenerate it"
 
 
+async def test_the_api_docs_page_needs_nothing_from_the_internet() -> None:
+    import re
+
+    from baton.store import MemoryStore
+
+    async with client(MemoryStore(), []) as http:
+        page = await http.get("/api/docs")
+        assert page.status_code == 200 and "swagger" in page.text.lower()
+        urls = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
+        urls += re.findall(r"""url: ?['"]([^'"]+)['"]""", page.text)
+        assert urls and not [u for u in urls if "://" in u or u.startswith("//")], urls
+        for url in urls:  # the page's script, stylesheet, icon and the spec it reads
+            asset = await http.get(url)
+            assert asset.status_code == 200, url
+            assert len(asset.content) > 100, url
+
+
 def test_serve_refuses_to_listen_beyond_loopback_without_tokens(tmp_path: Path, baton) -> None:  # type: ignore[no-untyped-def]
     shutil.copytree(EXAMPLES / "approval", tmp_path / "approval")
     out = baton("serve", "approval/playbook.yaml", "--host", "0.0.0.0", "--port", "0")

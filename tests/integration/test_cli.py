@@ -360,6 +360,10 @@ def test_escalation_is_owned_by_a_person_then_reopened_rejected_or_cancelled(
     assert {(e["wait"], e["reason"]) for e in inbox} == {
         ("escalation", "attempt budget used: 1 of 1")
     }
+    # escalated items are still open for people: `baton status` lists them
+    still_open = json.loads(baton("status", "--json", check=True).stdout)["items"]
+    assert sorted(r["item_id"] for r in still_open) == sorted(ids)
+    assert "escalated" in baton("status", check=True).stdout
 
     refused = baton("approve", first)
     assert (

@@ -100,3 +100,18 @@ async def test_reject_fails_or_refines_per_policy() -> None:
         )
         state = next(iter((await run_items(book, ["x"])).values()))
         assert (state.outcome, len(state.attempts)) == (outcome, attempts)
+
+
+async def test_a_raising_agent_says_what_it_raised_first_and_keeps_the_traceback() -> None:
+    def broken(task: object) -> str:
+        raise ValueError("the input has no name\nsecond line")
+
+    book = Playbook.build(
+        "r", agents={"w": FunctionAgent("w", broken)}, budget=BudgetModel(attempts=1)
+    )
+    state = next(iter((await run_items(book, ["x"])).values()))
+    error = state.attempts[0].error or ""
+    first, _, rest = error.partition("\n")
+    assert first == "the agent raised ValueError: the input has no name"
+    assert rest.startswith("Traceback (most recent call last):") and "def broken" not in first
+    assert 'raise ValueError("the input has no name' in rest  # the evidence is kept

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -41,12 +42,15 @@ def create_app(
     loopback_only: bool = True,
 ) -> FastAPI:
     """The app over one store (the same the workers use)."""
-    app = FastAPI(
+    # the interactive API docs (Swagger UI) from assets shipped in a package, not a CDN:
+    # /api/docs works offline and behind a firewall
+    app = FastAPIOffline(
         title="baton",
         version=__version__,
         description="The control plane of baton: items, decisions, agents, metrics, audit.",
         docs_url="/api/docs",
         redoc_url=None,
+        static_url="/api/docs-assets",
         openapi_url="/api/openapi.json",
     )
     app.state.store = store

@@ -65,7 +65,21 @@ class BatonGroup(click.Group):
         except BatonError as exc:
             _fail(f"failed: {exc}", 1)
         except KeyboardInterrupt:
-            _fail("interrupted: run `baton resume` to carry on where this stopped", 130)
+            _fail(
+                f"interrupted: {_INTERRUPTED.get(ctx.invoked_subcommand or '', _NOTHING_LOST)}", 130
+            )
+
+
+_RESUME = "run `baton resume` to carry on where this stopped"
+_NOTHING_LOST = "nothing was lost: every step is recorded before the next begins"
+_INTERRUPTED = {
+    "run": _RESUME,
+    "resume": _RESUME,
+    "demo": _RESUME,
+    "worker": "the worker stopped; the items it held go back to the queue for other workers "
+    "(or `baton resume`)",
+}
+"""What a Ctrl-C meant, by command."""
 
 
 def _fail(message: str, code: int) -> None:

@@ -39,10 +39,10 @@ def _json(ctx: Context, value: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
 def status_cmd(ctx: Context, show_all: bool, as_json: bool) -> None:
-    """Items by state, and the items still open."""
+    """Items by state, and the items still open (escalated ones too: a person owns them)."""
 
     async def go(store: Store) -> tuple[dict[str, int], list[Any]]:
-        statuses = None if show_all else [s.value for s in OPEN_STATUSES]
+        statuses = None if show_all else [s.value for s in (*OPEN_STATUSES, Status.ESCALATED)]
         return await store.counts(), await store.query(statuses=statuses, limit=None)
 
     counts, rows = ctx.run(go)

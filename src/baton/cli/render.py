@@ -86,7 +86,12 @@ def describe(event: Event) -> str:
             verdict = "passed" if d["passed"] else "FAILED"
             return f"check {d['verifier']} {verdict} ({d.get('seconds', 0):.2f}s)"
         case ev.FEEDBACK_CREATED:
-            return f"feedback for attempt {int(n or 0) + 1}: {len(d['feedback'])} point(s)"
+            on = (
+                f"the round of attempts {', '.join(map(str, d['attempts']))}"
+                if d.get("attempts")
+                else f"attempt {n}"
+            )
+            return f"feedback on {on}: {len(d['feedback'])} point(s)"
         case ev.HUMAN_REQUESTED:
             what = {"work": "the work", "review": f"review ({d.get('reviewer')})"}.get(
                 d["wait"], d["wait"]
@@ -264,11 +269,21 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+MIN_RATE_WINDOW = 60.0  # seconds: a shorter run says what it did, not a rate per hour
+
+
+def _throughput(m: Metrics) -> str:
+    if m.window_seconds < MIN_RATE_WINDOW:
+        accepted = m.items.get("accepted", 0)
+        return f"{accepted} accepted in {m.window_seconds:.1f}s (too short a run for a rate)"
+    return f"{_num(m.throughput_per_hour, 1)} accepted/hour"
+
+
 def headline(m: Metrics) -> list[tuple[str, str]]:
     """The figures as (label, value) rows for a terminal."""
     return [
         ("items", ", ".join(f"{k} {v}" for k, v in m.items.items() if v)),
-        ("throughput", f"{_num(m.throughput_per_hour, 1)} accepted/hour"),
+        ("throughput", _throughput(m)),
         ("cycle time p50 / p90", f"{_secs(m.cycle_p50)} / {_secs(m.cycle_p90)}"),
         ("first-pass yield", _pct(m.first_pass_yield)),
         ("attempts per accepted item", _num(m.attempts_per_accepted)),

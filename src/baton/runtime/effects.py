@@ -177,9 +177,12 @@ async def _run_agent(agent: Agent, assignment: Assignment) -> list[Entry]:
         spent = exc.usage.to_dict() if exc.usage is not None else {}
         usage = {**spent, "seconds": spent.get("seconds") or seconds}
         return [(ev.ATTEMPT_FAILED, {"attempt": n, "error": str(exc), "usage": usage})]
-    except Exception:
+    except Exception as exc:
         seconds = time.perf_counter() - started
-        error = "the agent raised:\n" + clip(traceback.format_exc(), EVIDENCE_LIMIT)
+        # what went wrong first (a line a person reads), the traceback after it as evidence
+        error = f"the agent raised {_exception_line(exc)}\n" + clip(
+            traceback.format_exc(), EVIDENCE_LIMIT
+        )
         return [(ev.ATTEMPT_FAILED, {"attempt": n, "error": error, "usage": {"seconds": seconds}})]
     seconds = time.perf_counter() - started
     if isinstance(result, AwaitHuman):
@@ -340,3 +343,9 @@ async def tidy(state: ItemState) -> None:
         keep_branch = state.outcome is Outcome.ACCEPTED and a.n == state.accepted_attempt
         branch = worktrees.branch_name(state.item_id, a.n)
         await worktrees.remove(Path(code.repo), Path(path), branch, keep_branch=keep_branch)
+
+
+def _exception_line(exc: BaseException) -> str:
+    """`ValueError: the message` (its first line), as Python's last traceback line says it."""
+    message = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
