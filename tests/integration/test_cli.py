@@ -390,3 +390,80 @@ def test_escalation_is_owned_by_a_person_then_reopened_rejected_or_cancelled(
     assert again.returncode == 2 and "already cancelled" in again.stderr
     figures = json.loads(baton("metrics", "--json", check=True).stdout)
     assert figures["human_waits"] == 3 and figures["items"]["cancelled"] == 1
+
+
+@ON_EVERY_STORE
+def test_starting_afresh_keeps_a_copy_that_import_brings_back(tmp_path: Path, baton: Baton) -> None:
+    write_project(tmp_path)
+    baton("run", "playbook.yaml", "items.jsonl", "--no-live", check=True)
+    again = baton("run", "playbook.yaml", "items.jsonl", "--no-live", check=True)
+    assert "2 of 2 items were already submitted: resuming them" in again.stderr
+    assert "--fresh starts the store afresh, keeping a copy" in again.stderr
+
+    refused = baton("reset")  # no terminal to ask at, and no --yes: nothing happens
+    assert refused.returncode == 2 and "say --yes to confirm" in refused.stderr
+    assert len(json.loads(baton("status", "--all", "--json").stdout)["items"]) == 2
+
+    fresh = baton("run", "playbook.yaml", "items.jsonl", "--no-live", "--fresh", check=True)
+    assert "already submitted" not in fresh.stderr and "2 items in" in fresh.stdout
+    assert "deleted 2 item(s)" in fresh.stderr
+    backups = sorted((tmp_path / ".baton" / "backups").glob("history-*.jsonl"))
+    assert len(backups) == 1
+
+    gone = baton("reset", "--yes", check=True)
+    assert "deleted 2 item(s)" in gone.stderr and "baton import" in gone.stderr
+    assert json.loads(baton("status", "--all", "--json", check=True).stdout)["counts"] == {}
+    assert "is empty already" in baton("reset", "--yes", check=True).stderr
+    second = sorted((tmp_path / ".baton" / "backups").glob("history-*.jsonl"))[-1]
+    baton("import", str(second), check=True)  # the last history, back as it was
+    statuses = json.loads(baton("status", "--all", "--json", check=True).stdout)["counts"]
+    assert statuses == {"accepted": 2}
+    assert baton("audit", "verify").returncode == 0
+
+
+def test_reset_asks_at_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import baton_env
+
+    write_project(tmp_path)
+    env = baton_env(tmp_path)
+    subprocess.run(
+        [sys.executable, "-m", "baton", "run", "playbook.yaml", "items.jsonl", "--no-live"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+
+    def answer(reply: str) -> tuple[int, str]:
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "baton", "reset"],
+            cwd=tmp_path,
+            env=env,
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+        )
+        os.close(follower)
+        seen = b""
+        while b"[y/N]" not in seen:
+            seen += os.read(leader, 1024)
+        os.write(leader, reply.encode() + b"\n")
+        proc.wait(timeout=60)
+        try:
+            while chunk := os.read(leader, 1024):
+                seen += chunk
+        except OSError:  # the other end closed
+            pass
+        os.close(leader)
+        return proc.returncode, seen.decode(errors="replace")
+
+    code, said = answer("n")
+    assert code == 1 and "delete 2 item(s) and" in said and "nothing was deleted" in said
+    code, said = answer("y")
+    assert code == 0 and "deleted 2 item(s)" in said

@@ -37,12 +37,12 @@ def test_script_fix(tmp_path: Path, baton: Baton) -> None:
         "--no-live",
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    workspace = tmp_path / ".baton/work/rename-count/1"
+    workspace = tmp_path / ".baton/work/fix-wordcount/1"
     assert "def count_words(" in (workspace / "wordcount.py").read_text()
     assert "def count(" in (EXAMPLES / "script-fix/project/wordcount.py").read_text(), (
         "the original is untouched"
     )
-    assert "Ran 2 tests" in baton("show", "rename-count", check=True).stdout
+    assert "Ran 2 tests" in baton("show", "fix-wordcount", check=True).stdout
 
 
 def test_approval(baton: Baton) -> None:
@@ -76,6 +76,15 @@ def test_code_change(tmp_path: Path, baton: Baton) -> None:
     )
     assert made.returncode == 0, made.stderr
     repo = examples / "code-change/repo"
+    # the README runs the script-fix example first, in the same store: each example has
+    # ids of its own, so this is a new item, not a "resume" of the other one's
+    fixed = baton(
+        "run",
+        str(examples / "script-fix/playbook.yaml"),
+        str(examples / "script-fix/items.jsonl"),
+        "--no-live",
+    )
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     run = baton(
         "run",
         str(examples / "code-change/playbook.yaml"),
@@ -83,6 +92,7 @@ def test_code_change(tmp_path: Path, baton: Baton) -> None:
         "--no-live",
     )
     assert run.returncode == 0, run.stdout + run.stderr
+    assert "already submitted" not in run.stderr
     shown = baton("show", "rename-count", check=True).stdout
     assert "+def count_words(text: str) -> int:" in shown and "Ran 2 tests" in shown
     assert "def count(" in (repo / "wordcount.py").read_text(), "untouched until applied"

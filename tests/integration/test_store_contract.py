@@ -171,6 +171,18 @@ async def test_non_runnable_summary_releases_the_lease(store: Store) -> None:
     assert await store.claim("w2", limit=1, lease_seconds=30) == []
 
 
+async def test_drop_empties_the_store_and_positions_start_again(store: Store) -> None:
+    await store.append("a", 0, chain("a", 0, "", 1.0, [("k", {}), ("k", {})]), summary("a", 2))
+    await store.append("fleet", 0, chain("fleet", 0, "", 1.0, [("agent.paused", {})]))
+    assert await store.claim("w", limit=5, lease_seconds=30) == ["a"]
+    await store.drop()
+    assert await store.load("a") == [] and await store.read() == []
+    assert await store.query(limit=None) == [] and await store.counts() == {}
+    stored = await store.append("b", 0, chain("b", 0, "", 2.0, [("k", {})]), summary("b", 1))
+    assert stored[0].position == 1
+    assert await store.claim("w", limit=5, lease_seconds=30) == ["b"]
+
+
 async def test_many_concurrent_appends_all_land(store: Store) -> None:
     await asyncio.gather(*(put(store, f"i{i}", 2) for i in range(500)))
     assert len(await store.read(limit=5000)) == 1000

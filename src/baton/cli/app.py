@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -28,6 +29,12 @@ class Context:
     store_spec: str
     console: Console
     err: Console
+
+    @property
+    def state_dir(self) -> Path:
+        """Worktrees, scratch files and backups live beside the store's file (.baton/)."""
+        spec = self.store_spec.removeprefix("sqlite://")
+        return Path(spec).parent if "://" not in spec else Path(".baton")
 
     def run(
         self, fn: Callable[[Store], Awaitable[T]], *, create: bool = False, lasting: bool = False

@@ -27,7 +27,7 @@ from ..services.actions import decide_review
 from ..store.base import Store
 from .app import Context, main, pass_context, whoami
 from .live import LiveView
-from .run import run_live, state_dir
+from .run import fresh_option, run_live
 
 # what decides for the person when nobody is at a terminal: every check passed, any risk
 STAND_IN = PolicyReviewer("demo-policy", PolicyReviewerConfig(max_risk="high"))
@@ -56,14 +56,17 @@ def demo_folder() -> Path:
     help="Ask you to decide the high-risk item (default: when run in a terminal); "
     "otherwise the demo's policy decides it: approve when every check passed.",
 )
+@fresh_option
 @pass_context
-def demo_cmd(ctx: Context, concurrency: int, live: bool | None, ask: bool | None) -> None:
+def demo_cmd(
+    ctx: Context, concurrency: int, live: bool | None, ask: bool | None, fresh: bool
+) -> None:
     """Run the demo: the on-device model triages bug reports into records that a JSON
     schema and field rules verify, the same model reviews them, and a person approves the
     high-risk one. Failed checks go back to the model as feedback for its next attempt.
     """
     folder = demo_folder()
-    book = load_playbook(folder / "playbook.yaml", state_dir=state_dir(ctx))
+    book = load_playbook(folder / "playbook.yaml", state_dir=ctx.state_dir)
     specs = load_items(folder / "items.yaml", book)
     if ask is None:
         ask = sys.stdin.isatty() and ctx.console.is_terminal
@@ -83,6 +86,7 @@ def demo_cmd(ctx: Context, concurrency: int, live: bool | None, ask: bool | None
             live,
             True,
             beside=lambda engine, view: _decide_for_people(ctx, store, engine, view, ask),
+            fresh=fresh,
         ),
         create=True,
     )

@@ -24,14 +24,9 @@ from ..store.base import Store
 from .app import Context, main, pass_context
 from .live import LiveView
 from .render import event_line, headline, status_text
+from .transfer import start_afresh
 
 EXIT_NOT_ALL_ACCEPTED = 3
-
-
-def state_dir(ctx: Context) -> Path:
-    """Worktrees and scratch files live beside the store's file (default .baton/)."""
-    spec = ctx.store_spec.removeprefix("sqlite://")
-    return Path(spec).parent if "://" not in spec else Path(".baton")
 
 
 def collect_specs(book: Playbook, items: str | None, objectives: tuple[str, ...]) -> list[ItemSpec]:
@@ -49,6 +44,14 @@ def collect_specs(book: Playbook, items: str | None, objectives: tuple[str, ...]
     if not specs:
         raise InputError("no work items: give an ITEMS file (.jsonl, .yaml, .json) or --item TEXT")
     return specs
+
+
+fresh_option = click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start the store afresh first: a copy of its history is kept beside it "
+    "(`baton reset` does only that, and asks).",
+)
 
 
 @main.command("run")
@@ -74,6 +77,7 @@ def collect_specs(book: Playbook, items: str | None, objectives: tuple[str, ...]
     is_flag=True,
     help="Code work: leave every attempt's worktree in place (for debugging).",
 )
+@fresh_option
 @pass_context
 def run_cmd(
     ctx: Context,
@@ -84,13 +88,14 @@ def run_cmd(
     live: bool | None,
     no_wait: bool,
     keep_worktrees: bool,
+    fresh: bool,
 ) -> None:
     """Submit ITEMS to PLAYBOOK and run them to their outcomes, showing each step live.
 
     Running the same command again resumes: items keep ids derived from their content.
     Exit code 0 when every item was accepted, 3 when some were not.
     """
-    book = load_playbook(playbook, state_dir=state_dir(ctx))
+    book = load_playbook(playbook, state_dir=ctx.state_dir)
     specs = collect_specs(book, items, objectives)
     sys.exit(
         ctx.run(
@@ -103,6 +108,7 @@ def run_cmd(
                 live,
                 not no_wait,
                 keep_worktrees=keep_worktrees,
+                fresh=fresh,
             ),
             create=True,
             lasting=True,
@@ -119,11 +125,11 @@ def run_cmd(
 @pass_context
 def submit_cmd(ctx: Context, playbook: str, items: str | None, objectives: tuple[str, ...]) -> None:
     """Record ITEMS for PLAYBOOK without running them (a worker or `baton resume` runs them)."""
-    book = load_playbook(playbook, state_dir=state_dir(ctx))
+    book = load_playbook(playbook, state_dir=ctx.state_dir)
     specs = collect_specs(book, items, objectives)
 
     async def go(store: Store) -> list[tuple[str, bool]]:
-        return await Engine(store, book, state_dir=state_dir(ctx)).submit(book, specs)
+        return await Engine(store, book, state_dir=ctx.state_dir).submit(book, specs)
 
     for item_id, new in ctx.run(go, create=True):
         ctx.console.print(
@@ -158,7 +164,7 @@ def resume_cmd(
     """
 
     async def go(store: Store) -> int:
-        given = {b.name: b for b in (load_playbook(p, state_dir=state_dir(ctx)) for p in playbooks)}
+        given = {b.name: b for b in (load_playbook(p, state_dir=ctx.state_dir) for p in playbooks)}
         open_statuses = [s.value for s in OPEN_STATUSES]
         rows = await store.query(statuses=open_statuses, limit=None)
         if not rows:
@@ -191,7 +197,7 @@ async def _recorded_playbook(store: Store, item_id: str, queue: str, ctx: Contex
             f"items of playbook {queue!r} need it, but it is not where it was submitted from "
             f"({path or 'unknown'}): pass it, as in `baton resume PLAYBOOK`"
         )
-    return load_playbook(path, state_dir=state_dir(ctx))
+    return load_playbook(path, state_dir=ctx.state_dir)
 
 
 @main.command("worker")
@@ -224,7 +230,7 @@ def worker_cmd(
     Start as many as you like on one shared store (redis://...): each item is worked on by
     one worker at a time, and a worker that dies leaves its items to the others.
     """
-    books = [load_playbook(p, state_dir=state_dir(ctx)) for p in playbooks]
+    books = [load_playbook(p, state_dir=ctx.state_dir) for p in playbooks]
 
     async def go(store: Store) -> None:
         engine = Engine(
@@ -232,7 +238,7 @@ def worker_cmd(
             books,
             concurrency=concurrency,
             lease_seconds=lease_seconds,
-            state_dir=state_dir(ctx),
+            state_dir=ctx.state_dir,
             keep_worktrees=keep_worktrees,
         )
         sub = engine.bus.subscribe()
@@ -258,7 +264,7 @@ def worker_cmd(
 @pass_context
 def validate_cmd(ctx: Context, playbook: str, items: str | None) -> None:
     """Check a playbook (and an items file against it) without running anything."""
-    book = load_playbook(playbook, state_dir=state_dir(ctx))
+    book = load_playbook(playbook, state_dir=ctx.state_dir)
     ctx.console.print(
         f"playbook {book.name}: ok ({len(book.agents)} agents, {len(book.reviewers)} reviewers, "
         f"{len(book.verifiers)} verifiers; cascade {' > '.join(book.cascade)})"
@@ -280,14 +286,17 @@ async def run_live(
     beside: Callable[[Engine, LiveView], Coroutine[Any, Any, None]] | None = None,
     *,
     keep_worktrees: bool = False,
+    fresh: bool = False,
 ) -> int:
     """Run items with the live view; `beside` runs alongside until the engine stops."""
+    if fresh:
+        await start_afresh(ctx, store, ask=False)
     started = time.time()
     engine = Engine(
         store,
         books,
         concurrency=concurrency,
-        state_dir=state_dir(ctx),
+        state_dir=ctx.state_dir,
         keep_worktrees=keep_worktrees,
     )
     if specs is not None:
@@ -295,7 +304,12 @@ async def run_live(
         ids = [item_id for item_id, _ in submitted]
         resumed = sum(1 for _, new in submitted if not new)
         if resumed:
-            ctx.err.print(f"{resumed} of {len(ids)} items were already submitted: resuming them")
+            ctx.err.print(
+                f"{resumed} of {len(ids)} items were already submitted: resuming them (what "
+                "they did stays on record; --fresh starts the store afresh, keeping a copy)",
+                highlight=False,
+                soft_wrap=True,
+            )
     assert ids is not None
     states = {}
     after = 0  # the view follows the feed from the last event it folded

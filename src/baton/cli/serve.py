@@ -16,7 +16,6 @@ from ..errors import InputError
 from ..services import auth
 from ..store.base import Store
 from .app import Context, main, pass_context, whoami
-from .run import state_dir
 
 
 def is_loopback(host: str) -> bool:
@@ -50,7 +49,7 @@ def serve_cmd(ctx: Context, playbooks: tuple[str, ...], host: str, port: int) ->
 
     from ..api import create_app
 
-    books = [load_playbook(p, state_dir=state_dir(ctx)) for p in playbooks]
+    books = [load_playbook(p, state_dir=ctx.state_dir) for p in playbooks]
     loopback = is_loopback(host)
 
     async def check(store: Store) -> int:

@@ -1,14 +1,24 @@
-"""Moving a history between stores: export, import."""
+"""Moving a history between stores, and starting one afresh: export, import, reset."""
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from ..errors import InputError
-from ..services.transfer import Imported, check_chains, export_lines, import_events, parse_lines
+from ..services.transfer import (
+    Imported,
+    census,
+    check_chains,
+    export_lines,
+    import_events,
+    parse_lines,
+    reset,
+)
 from ..store.base import Store
 from .app import Context, main, pass_context
 
@@ -69,3 +79,45 @@ def import_cmd(ctx: Context, source: str) -> None:
         f"imported {done.events} events of {done.logs} logs ({done.items} items){again}",
         highlight=False,
     )
+
+
+def backup_path(ctx: Context) -> Path:
+    """Where a reset keeps the history it removes: beside the store, named by the time."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return ctx.state_dir / "backups" / f"history-{stamp}-{os.getpid()}.jsonl"
+
+
+async def start_afresh(ctx: Context, store: Store, *, ask: bool) -> None:
+    """Empty the store (a copy of its history first), asking first when `ask`."""
+    held = await census(store)
+    if not held.events:
+        ctx.err.print(f"{ctx.store_spec} is empty already", highlight=False)
+        return
+    backup = backup_path(ctx)
+    what = (
+        f"{held.items} item(s) and {held.events} event(s) in {held.logs} log(s) of {ctx.store_spec}"
+    )
+    if ask:
+        if not sys.stdin.isatty():
+            raise InputError(
+                f"reset would delete {what}: say --yes to confirm (no one is at a terminal)"
+            )
+        if not click.confirm(f"delete {what}? (a copy goes to {backup})", err=True):
+            ctx.err.print("nothing was deleted", highlight=False)
+            raise click.exceptions.Exit(1)
+    gone = await reset(store, backup)
+    ctx.err.print(
+        f"deleted {gone.items} item(s) and {gone.events} event(s); their history is kept in "
+        f"{backup} (`baton import {backup}` brings it back)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@main.command("reset")
+@click.option("--yes", is_flag=True, help="Do not ask: delete (after keeping a copy).")
+@pass_context
+def reset_cmd(ctx: Context, yes: bool) -> None:
+    """Start the store afresh: every item and event is deleted, after a copy of the whole
+    history is written beside the store (`baton import FILE` brings it back)."""
+    ctx.run(lambda store: start_afresh(ctx, store, ask=not yes))

@@ -1,4 +1,5 @@
-"""Moving a whole history between stores (SQLite to Redis and back) with its hashes intact.
+"""Moving a whole history between stores (SQLite to Redis and back) with its hashes intact,
+and starting a store afresh with a copy of its history kept.
 
 An export is JSON lines: every event of every log in the store's global order, exactly as
 recorded (`Event.to_dict`). An import checks the whole file first (each line's fields,
@@ -10,8 +11,10 @@ off) is continued, so running an import again is safe; anything else changes not
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 
@@ -156,3 +159,50 @@ def _runs(events: list[Event]) -> Iterable[tuple[str, list[Event]]]:
         run.append(event)
     if run:
         yield run[0].log, run
+
+
+@dataclass(frozen=True)
+class Census:
+    """What a store holds."""
+
+    events: int
+    logs: int
+    items: int
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.events = 0
+        self.logs: set[str] = set()
+        self.items = 0
+
+    def add(self, event: Event) -> None:
+        self.events += 1
+        self.logs.add(event.log)
+        self.items += event.kind == ev.ITEM_SUBMITTED
+
+    def census(self) -> Census:
+        return Census(self.events, len(self.logs), self.items)
+
+
+async def census(store: Store) -> Census:
+    """How many events, logs and items the store holds (read from the feed)."""
+    tally = _Tally()
+    async for event in feed(store):
+        tally.add(event)
+    return tally.census()
+
+
+async def reset(store: Store, backup: Path) -> Census:
+    """Empty the store, having first written its whole history to `backup` (an export
+    `baton import` takes back); what was in it. An existing `backup` is never overwritten."""
+    backup.parent.mkdir(parents=True, exist_ok=True)
+    tally = _Tally()
+    with backup.open("xb") as out:
+        async for event in feed(store):
+            out.write(orjson.dumps(event.to_dict()) + b"\n")
+            tally.add(event)
+        out.flush()
+        os.fsync(out.fileno())  # the copy is on disk before anything is deleted
+    await store.drop()
+    return tally.census()

@@ -87,6 +87,11 @@ class Store(Protocol):
         """
         ...
 
+    async def drop(self) -> None:
+        """Delete everything the store holds (every log, the index, the leases), so it
+        starts again from position 1. `baton reset` keeps a copy first."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -141,6 +141,13 @@ class MemoryStore:
     def watch(self, topic: Topic, callback: Callable[[], None]) -> Callable[[], None]:
         return self._watchers.add(topic, callback)
 
+    async def drop(self) -> None:
+        self._logs.clear()
+        self._items.clear()
+        self._runnable.clear()
+        self._leases.clear()
+        self._feed.clear()
+
     async def close(self) -> None:
         return None
 

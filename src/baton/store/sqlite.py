@@ -333,6 +333,14 @@ class SQLiteStore:
             if self._watchers.wanted("work") and self._read("watch", _CLAIMABLE, (time.time(),)):
                 self._watchers.notify("work")
 
+    async def drop(self) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM events")
+            conn.execute("DELETE FROM items")
+            conn.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")  # positions
+
+        await self._write(write)
+
     async def close(self) -> None:
         if self._closed:
             return

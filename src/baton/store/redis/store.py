@@ -197,13 +197,13 @@ class RedisStore:
             await asyncio.gather(self._listener, return_exceptions=True)
         await self._t.close()
 
-    async def drop(self) -> int:
-        """Delete every key under this store's prefix (tests and benches; never the CLI)."""
-        deleted = 0
+    async def drop(self) -> None:
+        """Delete every key under this store's prefix (nothing else on the server); the
+        store stays, empty (its position counter at 0)."""
         redis = self._t.redis
         async for key in redis.scan_iter(match=self.keys.everything, count=1000):
-            deleted += await redis.delete(key)
-        return deleted
+            await redis.delete(key)
+        await redis.set(self.keys.position, 0)
 
     def _script(self, name: str, args: Sequence[Any]) -> Command:
         return self._t.script(name, self.prefix, args)
