@@ -1,5 +1,5 @@
-"""`python -m baton` runs the command line."""
+"""`python -m baton`: the same command as `baton` (its name in messages and completion)."""
 
 from .cli import main
 
-main()
+main(prog_name="baton")

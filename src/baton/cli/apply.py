@@ -35,4 +35,4 @@ def apply_cmd(
     message = ctx.run(
         lambda store: actions.apply_change(store, item, by, branch=branch, patch=patch, repo=repo)
     )
-    ctx.console.print(message, highlight=False, soft_wrap=True)
+    ctx.line(message)

@@ -26,8 +26,8 @@ from ..runtime.recording import load_state
 from ..services.actions import decide_review
 from ..store.base import Store
 from .app import Context, main, pass_context, whoami
-from .live import LiveView
-from .run import fresh_option, run_live
+from .live import LiveView, run_live
+from .run import fresh_option
 
 # what decides for the person when nobody is at a terminal: every check passed, any risk
 STAND_IN = PolicyReviewer("demo-policy", PolicyReviewerConfig(max_risk="high"))

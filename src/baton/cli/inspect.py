@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.table import Table
 
 from ..core.events import Event
@@ -17,7 +19,7 @@ from ..services.audit import verify_store
 from ..store.base import Store
 from ..store.feed import feed
 from ..store.feed import follow as follow_feed
-from .app import Context, main, pass_context
+from .app import Context, main, pass_context, whoami
 from .render import (
     agent_table,
     ago,
@@ -50,7 +52,7 @@ def status_cmd(ctx: Context, show_all: bool, as_json: bool) -> None:
         _json(ctx, {"counts": counts, "items": [r._asdict() for r in rows]})
         return
     if not counts:
-        ctx.console.print("no items yet: start with `baton run PLAYBOOK ITEMS`")
+        ctx.line("no items yet: start with `baton run PLAYBOOK ITEMS`")
         return
     summary = Table.grid(padding=(0, 2))
     order = [s.value for s in Status]
@@ -116,9 +118,7 @@ def events_cmd(ctx: Context, follow: bool, item: str | None, after: int, as_json
             if as_json:
                 click.echo(json.dumps(event.to_dict(), ensure_ascii=False))
             else:
-                ctx.console.print(
-                    f"{event.position:>7} {event_line(event)}", highlight=False, markup=False
-                )
+                ctx.line(f"{event.position:>7} {event_line(event)}")
 
     try:
         ctx.run(go, create=follow, lasting=follow)  # a tail may start before anything ran
@@ -137,7 +137,7 @@ def inbox_cmd(ctx: Context, as_json: bool) -> None:
         _json(ctx, entries)
         return
     if not entries:
-        ctx.console.print("the inbox is empty: nothing waits for a person")
+        ctx.line("the inbox is empty: nothing waits for a person")
         return
     table = Table(title=f"{len(entries)} waiting for a person")
     for column in ("item", "waits for", "since", "objective", "why", "act"):
@@ -202,3 +202,84 @@ def audit_verify_cmd(ctx: Context) -> None:
             f"BROKEN: log {link.log} at event #{link.seq}: {link.reason}", style="red"
         )
     raise SystemExit(1)
+
+
+@main.command("config")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def config_cmd(click_ctx: click.Context, as_json: bool) -> None:
+    """The settings in effect and where each came from: the command line, the environment,
+    the project file (baton.toml, or [tool.baton] in pyproject.toml), or baton's default."""
+    ctx = click_ctx.find_object(Context)
+    assert ctx is not None, "main sets the context"
+    root = click_ctx.find_root()
+    project = ctx.project
+    file = str(project.path) if project.path else None
+
+    def source(name: str, attr: str) -> str:
+        if attr in ctx.given_after:
+            return "command line"
+        found = root.get_parameter_source(name)
+        if found is ParameterSource.COMMANDLINE:
+            return "command line"
+        if found is ParameterSource.ENVIRONMENT:
+            return f"environment (BATON_{name.upper()})"
+        if found is ParameterSource.DEFAULT_MAP:
+            return file or "project file"
+        return "default"
+
+    user_source = (
+        "environment (BATON_USER)"
+        if os.environ.get("BATON_USER")
+        else (file if project.values.get("user") else "your login")
+    )
+    rows: list[dict[str, Any]] = [
+        {"setting": "store", "value": ctx.store_spec, "from": source("store", "store_spec")},
+        {"setting": "user", "value": whoami(), "from": user_source},
+        {"setting": "log_level", "value": ctx.log_level, "from": source("log_level", "log_level")},
+        {
+            "setting": "log_format",
+            "value": ctx.log_format,
+            "from": source("log_format", "log_format"),
+        },
+    ]
+    for command, options in sorted(project.commands.items()):
+        for option, value in sorted(_flat(options).items()):
+            env = f"BATON_{command}_{option}".upper().replace(".", "_")
+            if env in os.environ:  # the environment wins over the file
+                rows.append(
+                    {
+                        "setting": f"{command}.{option}",
+                        "value": os.environ[env],
+                        "from": f"environment ({env})",
+                    }
+                )
+            else:
+                rows.append(
+                    {
+                        "setting": f"{command}.{option}",
+                        "value": value,
+                        "from": file or "project file",
+                    }
+                )
+    if as_json:
+        _json(ctx, {"file": file, "settings": rows})
+        return
+    ctx.line(f"project file: {file or 'none (baton.toml, or [tool.baton] in pyproject.toml)'}")
+    table = Table(show_header=True)
+    for column in ("setting", "value", "from"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["setting"], str(row["value"]), row["from"])
+    ctx.console.print(table)
+
+
+def _flat(options: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A command's defaults, a subcommand's under its name (agents.pause.message)."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

@@ -1,4 +1,5 @@
-"""The live terminal view of a run: items by state, attempts, checks and a progress bar.
+"""Running items with the live terminal view: items by state, attempts, checks and a
+progress bar; then the run's summary (or, with --json, one JSON object).
 
 On a terminal it redraws in place; otherwise (a pipe, a CI log) it prints one line per
 event, so the same run reads well in both.
@@ -8,24 +9,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
+import click
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from ..config.items import ItemSpec
+from ..config.playbook import Playbook
 from ..core import events as ev
 from ..core.events import Event
 from ..core.index import summarize
 from ..core.state import ItemState, fold
-from ..core.vocabulary import FINAL_STATUSES
+from ..core.vocabulary import FINAL_STATUSES, Status
+from ..runtime.engine import Engine
+from ..services import metrics
 from ..store.base import Store
 from ..store.feed import follow as follow_feed
-from .render import STATUS_STYLE, event_line, status_text
+from .app import Context
+from .render import STATUS_STYLE, event_line, headline, status_text
+from .transfer import start_afresh
+
+EXIT_NOT_ALL_ACCEPTED = 3
 
 ORDER = list(STATUS_STYLE)
 
@@ -148,3 +160,118 @@ class LiveView:
                 if finishing:  # done was set before the read that found nothing more
                     return
                 finishing = done.is_set()
+
+
+async def run_live(
+    ctx: Context,
+    store: Store,
+    books: list[Playbook],
+    specs: list[ItemSpec] | None,
+    concurrency: int,
+    live: bool | None,
+    wait_for_people: bool,
+    ids: list[str] | None = None,
+    beside: Callable[[Engine, LiveView], Coroutine[Any, Any, None]] | None = None,
+    *,
+    keep_worktrees: bool = False,
+    fresh: bool = False,
+    as_json: bool = False,
+) -> int:
+    """Run items with the live view; `beside` runs alongside until the engine stops.
+
+    With `as_json` the events go to stderr as plain lines and stdout gets one JSON object:
+    each item's status and every figure."""
+    if fresh:
+        await start_afresh(ctx, store, ask=False)
+    started = time.time()
+    engine = Engine(
+        store,
+        books,
+        concurrency=concurrency,
+        state_dir=ctx.state_dir,
+        keep_worktrees=keep_worktrees,
+    )
+    if specs is not None:
+        submitted = await engine.submit(books[0], specs)
+        ids = [item_id for item_id, _ in submitted]
+        resumed = sum(1 for _, new in submitted if not new)
+        if resumed:
+            ctx.err.print(
+                f"{resumed} of {len(ids)} items were already submitted: resuming them (what "
+                "they did stays on record; --fresh starts the store afresh, keeping a copy)",
+                highlight=False,
+                soft_wrap=True,
+            )
+    assert ids is not None
+    states = {}
+    after = 0  # the view follows the feed from the last event it folded
+    for item_id in ids:
+        events = await store.load(item_id)
+        states[item_id] = fold(item_id, events)
+        after = max(after, events[-1].position if events else 0)
+    console = ctx.err if as_json else ctx.console
+    view = LiveView(
+        console,
+        store,
+        states,
+        after=after,
+        live=False if as_json else (console.is_terminal if live is None else live),
+    )
+    done = asyncio.Event()
+    follow = asyncio.create_task(view.follow(done))
+    stop = asyncio.Event()  # a helper that fails stops the run (its error is raised below)
+    helper = asyncio.create_task(beside(engine, view)) if beside else None
+    if helper is not None:
+        helper.add_done_callback(lambda _: stop.set())
+    try:
+        await engine.run(ids, stop=stop, wait_for_people=wait_for_people)
+    finally:
+        done.set()
+        await follow
+        if helper is not None:
+            helper.cancel()
+            (failed,) = await asyncio.gather(helper, return_exceptions=True)
+            if isinstance(failed, Exception):
+                raise failed
+    return await _summary(ctx, store, ids, time.time() - started, as_json)
+
+
+async def _summary(
+    ctx: Context, store: Store, ids: list[str], seconds: float, as_json: bool = False
+) -> int:
+    rows = await store.query(item_ids=ids, limit=None)
+    events = [e for item_id in ids for e in await store.load(item_id)]
+    events.sort(key=lambda e: e.position)
+    figures = metrics.compute(events)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    code = 0 if counts.get(Status.ACCEPTED, 0) == len(ids) else EXIT_NOT_ALL_ACCEPTED
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "seconds": seconds,
+                    "counts": counts,
+                    "items": [{"id": r.item_id, "status": r.status} for r in rows],
+                    "metrics": figures.to_dict(),
+                },
+                ensure_ascii=False,
+            )
+        )
+        return code
+    table = Table(title=f"{len(ids)} items in {seconds:.1f}s", show_header=False)
+    for status, count in sorted(counts.items()):
+        table.add_row(status_text(status), str(count))
+    for label, value in headline(figures):
+        table.add_row(label, value)
+    ctx.console.print(table)
+    waiting = [r.item_id for r in rows if r.status == Status.WAITING_HUMAN]
+    unfinished = [r.item_id for r in rows if r.status != Status.ACCEPTED]
+    sample = unfinished[0] if unfinished else ids[0]
+    ctx.line(f"next: baton show {sample}    baton metrics    baton inbox")
+    if waiting:
+        ctx.console.print(
+            f"{len(waiting)} item(s) wait for a person: baton inbox", style="bright_magenta"
+        )
+    return code

@@ -28,7 +28,7 @@ def _decide(
     result = ctx.run(
         lambda store: actions.decide_review(store, item, decision, by, message, **reopen)
     )
-    ctx.console.print(result, highlight=False)
+    ctx.line(result)
 
 
 @main.command("approve")
@@ -111,7 +111,7 @@ def submit_result_cmd(ctx: Context, item: str, file: str, as_json: bool, by: str
                 f"{file}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})"
             ) from None
     result = ctx.run(lambda store: actions.submit_result(store, item, by, text, data))
-    ctx.console.print(result, highlight=False)
+    ctx.line(result)
 
 
 def _read(file: str) -> str:
@@ -202,7 +202,7 @@ def pause_cmd(ctx: Context, name: str, message: str, force: bool, by: str) -> No
                 )
         return await actions.set_paused(store, name, True, by, message)
 
-    ctx.console.print(ctx.run(go))
+    ctx.line(ctx.run(go))
 
 
 @agents_group.command("resume")

@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
-import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.table import Table
 
 from ..config.items import ItemSpec, load_items, with_ids
 from ..config.loading import load_playbook
 from ..config.playbook import Playbook
-from ..core.state import fold
-from ..core.vocabulary import OPEN_STATUSES, Status
+from ..core.vocabulary import OPEN_STATUSES
 from ..errors import InputError, ItemsError, NotFound, Problem
 from ..runtime.engine import Engine
-from ..services import metrics
 from ..store.base import Store
 from .app import Context, main, pass_context
-from .live import LiveView
-from .render import event_line, headline, status_text
-from .transfer import start_afresh
-
-EXIT_NOT_ALL_ACCEPTED = 3
+from .live import run_live
+from .render import event_line
 
 
 def collect_specs(book: Playbook, items: str | None, objectives: tuple[str, ...]) -> list[ItemSpec]:
@@ -78,6 +70,9 @@ fresh_option = click.option(
     help="Code work: leave every attempt's worktree in place (for debugging).",
 )
 @fresh_option
+@click.option(
+    "--json", "as_json", is_flag=True, help="Events on stderr; on stdout one JSON object."
+)
 @pass_context
 def run_cmd(
     ctx: Context,
@@ -89,6 +84,7 @@ def run_cmd(
     no_wait: bool,
     keep_worktrees: bool,
     fresh: bool,
+    as_json: bool,
 ) -> None:
     """Submit ITEMS to PLAYBOOK and run them to their outcomes, showing each step live.
 
@@ -109,6 +105,7 @@ def run_cmd(
                 not no_wait,
                 keep_worktrees=keep_worktrees,
                 fresh=fresh,
+                as_json=as_json,
             ),
             create=True,
             lasting=True,
@@ -122,8 +119,11 @@ def run_cmd(
 @click.option(
     "--item", "objectives", multiple=True, metavar="TEXT", help="An item's objective (repeatable)."
 )
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
-def submit_cmd(ctx: Context, playbook: str, items: str | None, objectives: tuple[str, ...]) -> None:
+def submit_cmd(
+    ctx: Context, playbook: str, items: str | None, objectives: tuple[str, ...], as_json: bool
+) -> None:
     """Record ITEMS for PLAYBOOK without running them (a worker or `baton resume` runs them)."""
     book = load_playbook(playbook, state_dir=ctx.state_dir)
     specs = collect_specs(book, items, objectives)
@@ -131,10 +131,12 @@ def submit_cmd(ctx: Context, playbook: str, items: str | None, objectives: tuple
     async def go(store: Store) -> list[tuple[str, bool]]:
         return await Engine(store, book, state_dir=ctx.state_dir).submit(book, specs)
 
-    for item_id, new in ctx.run(go, create=True):
-        ctx.console.print(
-            f"{item_id}\t{'submitted' if new else 'already submitted'}", highlight=False
-        )
+    done = ctx.run(go, create=True)
+    if as_json:
+        click.echo(json.dumps([{"id": i, "submitted": new} for i, new in done]))
+        return
+    for item_id, new in done:
+        ctx.line(f"{item_id}\t{'submitted' if new else 'already submitted'}")
 
 
 @main.command("resume")
@@ -168,7 +170,7 @@ def resume_cmd(
         open_statuses = [s.value for s in OPEN_STATUSES]
         rows = await store.query(statuses=open_statuses, limit=None)
         if not rows:
-            ctx.console.print("nothing to resume: every item has an outcome")
+            ctx.line("nothing to resume: every item has an outcome")
             return 0
         books = dict(given)
         for row in rows:
@@ -245,7 +247,7 @@ def worker_cmd(
 
         async def echo() -> None:
             async for event in sub:
-                ctx.console.print(event_line(event), highlight=False, markup=False, soft_wrap=True)
+                ctx.line(event_line(event))
 
         printer = asyncio.create_task(echo())
         names = ", ".join(b.name for b in books)
@@ -261,108 +263,44 @@ def worker_cmd(
 @main.command("validate")
 @click.argument("playbook", type=click.Path(dir_okay=False))
 @click.argument("items", required=False)
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object: ok, and every problem if not."
+)
 @pass_context
-def validate_cmd(ctx: Context, playbook: str, items: str | None) -> None:
+def validate_cmd(ctx: Context, playbook: str, items: str | None, as_json: bool) -> None:
     """Check a playbook (and an items file against it) without running anything."""
-    book = load_playbook(playbook, state_dir=ctx.state_dir)
-    ctx.console.print(
+    try:
+        book = load_playbook(playbook, state_dir=ctx.state_dir)
+        specs = load_items(items, book) if items else None
+    except InputError as exc:
+        if not as_json:
+            raise
+        click.echo(json.dumps({"ok": False, "problems": [_problem(p) for p in exc.problems]}))
+        sys.exit(2)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": True,
+                    "playbook": {
+                        "name": book.name,
+                        "agents": {name: slot.kind for name, slot in book.agents.items()},
+                        "reviewers": {n: slot.kind for n, slot in book.reviewers.items()},
+                        "verifiers": list(book.verifiers),
+                        "cascade": list(book.cascade),
+                    },
+                    "items": None if specs is None else len(specs),
+                }
+            )
+        )
+        return
+    ctx.line(
         f"playbook {book.name}: ok ({len(book.agents)} agents, {len(book.reviewers)} reviewers, "
         f"{len(book.verifiers)} verifiers; cascade {' > '.join(book.cascade)})"
     )
-    if items:
-        specs = load_items(items, book)
-        ctx.console.print(f"{items}: ok ({len(specs)} items)")
-
-
-async def run_live(
-    ctx: Context,
-    store: Store,
-    books: list[Playbook],
-    specs: list[ItemSpec] | None,
-    concurrency: int,
-    live: bool | None,
-    wait_for_people: bool,
-    ids: list[str] | None = None,
-    beside: Callable[[Engine, LiveView], Coroutine[Any, Any, None]] | None = None,
-    *,
-    keep_worktrees: bool = False,
-    fresh: bool = False,
-) -> int:
-    """Run items with the live view; `beside` runs alongside until the engine stops."""
-    if fresh:
-        await start_afresh(ctx, store, ask=False)
-    started = time.time()
-    engine = Engine(
-        store,
-        books,
-        concurrency=concurrency,
-        state_dir=ctx.state_dir,
-        keep_worktrees=keep_worktrees,
-    )
     if specs is not None:
-        submitted = await engine.submit(books[0], specs)
-        ids = [item_id for item_id, _ in submitted]
-        resumed = sum(1 for _, new in submitted if not new)
-        if resumed:
-            ctx.err.print(
-                f"{resumed} of {len(ids)} items were already submitted: resuming them (what "
-                "they did stays on record; --fresh starts the store afresh, keeping a copy)",
-                highlight=False,
-                soft_wrap=True,
-            )
-    assert ids is not None
-    states = {}
-    after = 0  # the view follows the feed from the last event it folded
-    for item_id in ids:
-        events = await store.load(item_id)
-        states[item_id] = fold(item_id, events)
-        after = max(after, events[-1].position if events else 0)
-    view = LiveView(
-        ctx.console,
-        store,
-        states,
-        after=after,
-        live=ctx.console.is_terminal if live is None else live,
-    )
-    done = asyncio.Event()
-    follow = asyncio.create_task(view.follow(done))
-    stop = asyncio.Event()  # a helper that fails stops the run (its error is raised below)
-    helper = asyncio.create_task(beside(engine, view)) if beside else None
-    if helper is not None:
-        helper.add_done_callback(lambda _: stop.set())
-    try:
-        await engine.run(ids, stop=stop, wait_for_people=wait_for_people)
-    finally:
-        done.set()
-        await follow
-        if helper is not None:
-            helper.cancel()
-            (failed,) = await asyncio.gather(helper, return_exceptions=True)
-            if isinstance(failed, Exception):
-                raise failed
-    return await _summary(ctx, store, ids, time.time() - started)
+        ctx.line(f"{items}: ok ({len(specs)} items)")
 
 
-async def _summary(ctx: Context, store: Store, ids: list[str], seconds: float) -> int:
-    rows = await store.query(item_ids=ids, limit=None)
-    events = [e for item_id in ids for e in await store.load(item_id)]
-    events.sort(key=lambda e: e.position)
-    figures = metrics.compute(events)
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.status] = counts.get(row.status, 0) + 1
-    table = Table(title=f"{len(ids)} items in {seconds:.1f}s", show_header=False)
-    for status, count in sorted(counts.items()):
-        table.add_row(status_text(status), str(count))
-    for label, value in headline(figures):
-        table.add_row(label, value)
-    ctx.console.print(table)
-    waiting = [r.item_id for r in rows if r.status == Status.WAITING_HUMAN]
-    unfinished = [r.item_id for r in rows if r.status != Status.ACCEPTED]
-    sample = unfinished[0] if unfinished else ids[0]
-    ctx.console.print(f"next: baton show {sample}    baton metrics    baton inbox", highlight=False)
-    if waiting:
-        ctx.console.print(
-            f"{len(waiting)} item(s) wait for a person: baton inbox", style="bright_magenta"
-        )
-    return 0 if counts.get(Status.ACCEPTED, 0) == len(ids) else EXIT_NOT_ALL_ACCEPTED
+def _problem(p: Problem) -> dict[str, object]:
+    return {"file": p.file, "line": p.line, "field": p.field, "message": p.message}

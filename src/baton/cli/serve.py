@@ -139,4 +139,4 @@ def token_revoke_cmd(ctx: Context, token: str) -> None:
         return await auth.revoke_token(store, token, whoami())
 
     record = ctx.run(go)
-    ctx.console.print(f"token {record.id} ({record.name}) revoked", highlight=False)
+    ctx.line(f"token {record.id} ({record.name}) revoked")

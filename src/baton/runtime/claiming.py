@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Collection
 
 from ..config.playbook import Playbook
@@ -17,6 +18,7 @@ from ..core.vocabulary import FINAL_STATUSES
 from .driver import ItemDriver, Shared
 
 DriveTask = asyncio.Task[ItemState | None]
+log = logging.getLogger("baton.engine")
 
 
 class Claimer:
@@ -52,6 +54,12 @@ class Claimer:
         ]
         await fleet.refresh()
         await leases.free_the_dead()
+        log.info(
+            "engine %s claims items of %s (%d at once)",
+            leases.owner,
+            ", ".join(self.books),
+            self.concurrency,
+        )
         last_refresh = 0.0
         try:
             while True:
@@ -67,6 +75,8 @@ class Claimer:
                     break
                 free = self.concurrency - len(tasks)
                 claimed = await leases.claim(free, self.books) if free > 0 else []
+                if claimed:
+                    log.debug("claimed %s", ", ".join(claimed))
                 for item_id in claimed:
                     task = asyncio.create_task(self._drive(item_id), name=item_id)
                     task.add_done_callback(finished.put_nowait)

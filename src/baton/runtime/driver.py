@@ -108,6 +108,7 @@ class ItemDriver:
                     await live.wait(every=not isinstance(step, Await))
                     step = None
                     continue
+                log.debug("%s: %r", state.item_id, step)
                 if not runnable(step):
                     await self.tidy()
                     await shared.leases.release([state.item_id])
