@@ -40,9 +40,11 @@ ALLOWED: dict[str, set[str]] = {
         "api",
         "review",
         "demo",
+        "templates",
     },
     "testing": {"core", "errors", "config", "store", "runtime", "agents"},
     "demo": {"baton"},
+    "templates": {"baton"},
 }
 MAX_MODULES = 12  # in one folder, besides its __init__
 MAX_LINES = 400
