@@ -90,7 +90,7 @@ def redis_unavailable() -> str | None:
     try:
         import redis
     except ImportError:
-        return "the redis package is not installed (pip install 'baton[redis]')"
+        return "the redis package is not installed (pip install 'baton-orchestrator[redis]')"
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
     try:
         client.ping()

@@ -14,7 +14,13 @@ from tests.conftest import Baton
 
 def test_the_basic_template_runs_as_written(tmp_path: Path, baton: Baton) -> None:
     made = baton("init", "contacts", check=True)
-    assert "next:\n  cd contacts\n  baton validate playbook.yaml items.jsonl" in made.stdout
+    lines = made.stdout.splitlines()
+    assert lines[1].startswith("next:")
+    assert lines[2:] == [
+        "  cd contacts",
+        "  baton validate playbook.yaml items.jsonl",
+        "  baton run playbook.yaml items.jsonl",
+    ]
     folder = tmp_path / "contacts"
     assert sorted(p.name for p in folder.iterdir()) == [
         "clean.py",
@@ -68,3 +74,35 @@ def test_the_model_template_runs_on_the_packaged_model(tmp_path: Path, baton: Ba
     assert {"schema", "short"} <= {
         e["data"]["verifier"] for e in events if e["kind"] == "check.recorded"
     }
+
+
+def test_the_next_steps_say_how_to_reach_the_command(tmp_path: Path, baton: Baton) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import baton_env
+
+    here = Path(sys.executable).parent
+    env = baton_env(tmp_path)
+    off = {
+        **env,
+        "PATH": os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != here),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "baton", "init", "a"],
+        cwd=tmp_path,
+        env=off,
+        capture_output=True,
+        text=True,
+    )
+    if (here / "activate").exists():
+        assert f"next: `source {here / 'activate'}` first (or run {here / 'baton'})" in out.stdout
+    on = {**env, "PATH": os.pathsep.join([str(here), env["PATH"]])}
+    out = subprocess.run(
+        [sys.executable, "-m", "baton", "init", "b"],
+        cwd=tmp_path,
+        env=on,
+        capture_output=True,
+        text=True,
+    )
+    assert out.stdout.splitlines()[1] == "next:"

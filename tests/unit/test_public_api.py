@@ -21,7 +21,7 @@ def test_every_exported_name_exists() -> None:
 
 
 def test_version_is_the_distributions() -> None:
-    assert baton.__version__ == importlib.metadata.version("baton")
+    assert baton.__version__ == importlib.metadata.version("baton-orchestrator")
 
 
 def test_type_information_ships() -> None:

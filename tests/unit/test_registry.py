@@ -116,7 +116,7 @@ def test_a_name_two_packages_declare_is_an_error_where_it_is_used(
     (problem,) = e.value.problems
     assert (problem.line, problem.field) == (4, "agents.a.kind")
     assert problem.message.startswith("agent kind 'python' is declared by several installed ")
-    assert "baton (baton.agents.python:PythonAgentConfig)" in problem.message
+    assert "baton-orchestrator (baton.agents.python:PythonAgentConfig)" in problem.message
     assert "baton_shout (shout_plugin:PythonToo)" in problem.message
     # the other kinds are unaffected
     assert load_playbook(playbook(tmp_path, "a:\n  kind: human\n")).agents["a"].kind == "human"

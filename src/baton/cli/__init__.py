@@ -4,7 +4,7 @@ the loop, manage agents, measure. Every command works on one store (--store).
 The group is in app.py; each module here adds its commands to it when imported.
 """
 
-from . import apply, demo, init, inspect, people, run, serve, transfer
+from . import demo, doctor, init, inspect, people, run, serve, transfer
 from .app import main
 
-__all__ = ["apply", "demo", "init", "inspect", "main", "people", "run", "serve", "transfer"]
+__all__ = ["demo", "doctor", "init", "inspect", "main", "people", "run", "serve", "transfer"]

@@ -9,6 +9,7 @@ import getpass
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -77,6 +78,17 @@ def whoami() -> str:
     obj = ctx.find_object(Context) if ctx is not None else None
     from_file = obj.project.values.get("user") if obj is not None else None
     return os.environ.get("BATON_USER") or from_file or getpass.getuser()
+
+
+def activate_hint() -> str:
+    """What to do first when `baton` (this installation's) is not on PATH; '' when it is."""
+    beside = Path(sys.executable).parent / "baton"
+    found = shutil.which("baton")
+    if found and Path(found).resolve() == beside.resolve():
+        return ""
+    if (beside.parent / "activate").exists():
+        return f"`source {beside.parent / 'activate'}` first (or run {beside})"
+    return f"baton is `{sys.executable} -m baton` here"
 
 
 class BatonGroup(click.Group):

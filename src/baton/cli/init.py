@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError, RuntimeFailure
-from .app import Context, main, pass_context
+from .app import Context, activate_hint, main, pass_context
 
 TEMPLATES = {
     "basic": "a Python function cleans records; a JSON schema checks them; a policy approves",
@@ -83,7 +83,8 @@ def init_cmd(ctx: Context, folder: Path, template: str) -> None:
     if template == "code":
         ctx.line(f"and made {folder}/repo a git repository (branch main, one commit)")
     steps = ([] if folder == Path(".") else [f"cd {folder}"]) + NEXT[template]
-    ctx.line("next:")
+    hint = activate_hint()
+    ctx.line(f"next: {hint}" if hint else "next:")
     for step in steps:
         ctx.line(f"  {step}")
 

@@ -33,7 +33,7 @@ from ..runtime.engine import Engine
 from ..services import metrics
 from ..store.base import Store
 from ..store.feed import follow as follow_feed
-from .app import Context
+from .app import Context, activate_hint
 from .render import STATUS_STYLE, event_line, headline, status_text
 from .transfer import start_afresh
 
@@ -269,7 +269,9 @@ async def _summary(
     waiting = [r.item_id for r in rows if r.status == Status.WAITING_HUMAN]
     unfinished = [r.item_id for r in rows if r.status != Status.ACCEPTED]
     sample = unfinished[0] if unfinished else ids[0]
-    ctx.line(f"next: baton show {sample}    baton metrics    baton inbox")
+    hint = activate_hint()
+    first = f"{hint}, then: " if hint else ""
+    ctx.line(f"next: {first}baton show {sample}    baton metrics    baton inbox")
     if waiting:
         ctx.console.print(
             f"{len(waiting)} item(s) wait for a person: baton inbox", style="bright_magenta"

@@ -7,9 +7,10 @@ writes, value = its configuration class, which declares `kind: Literal["name"]`)
 own kinds are entry points in its pyproject exactly like a third party's: nothing here
 names them.
 
-A name declared by more than one installed distribution is a clash: none of them is used,
-and whatever names it (a playbook section, a store URL) gets an error naming every
-distribution, so nobody's kind silently replaces another's. An entry point that cannot
+A name that installed distributions declare with different values is a clash: none of
+them is used, and whatever names it (a playbook section, a store URL) gets an error naming
+every distribution, so nobody's kind silently replaces another's. (The same value twice,
+as a stale copy of a distribution leaves it, is the same kind.) An entry point that cannot
 be loaded, or whose class does not fit its group, is reported the same way when used.
 Every other kind of the group works as usual.
 """
@@ -59,7 +60,7 @@ def kinds(group: str) -> Kinds:
     broken: dict[str, str] = {}
     for name, eps in sorted(declared.items()):
         origins = sorted({f"{_distribution(ep)} ({ep.value})" for ep in eps})
-        if len(origins) > 1:
+        if len({ep.value for ep in eps}) > 1:  # the same target twice (a stale install) is one
             broken[name] = (
                 f"{name!r} is declared by several installed packages: {', '.join(origins)}; "
                 "uninstall all but one (or ask a package's author to rename its kind)"

@@ -27,7 +27,7 @@ from ...errors import StoreError
 
 log = logging.getLogger("baton.store")
 
-INSTALL_HINT = "pip install 'baton[redis]'"
+INSTALL_HINT = "pip install 'baton-orchestrator[redis]'"
 DEFAULT_PREFIX = "baton:"
 DEFAULT_RECONNECT = 10.0  # seconds a one-shot command keeps trying to reach Redis
 SCRIPTS = ("append", "claim", "renew", "release", "read")
