@@ -214,3 +214,23 @@ def test_a_store_scheme_is_an_entry_point_too(
         InputError, match=r"unsupported store 'nope'.*installed schemes: .*elsewhere"
     ):
         open_store("nope://x")
+
+
+def test_the_same_target_declared_twice_is_one_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stale copy of a distribution (an old name's metadata left beside the new one)
+    declares the same kinds with the same targets: not a clash."""
+    site = tmp_path / "site"
+    install(
+        site,
+        "baton_stale",
+        """\
+        [baton.agents]
+        python = baton.agents.python:PythonAgentConfig
+        """,
+        {},
+    )
+    monkeypatch.syspath_prepend(str(site))
+    agents = registry.kinds("baton.agents")
+    assert "python" in agents.found and "python" not in agents.broken
