@@ -51,7 +51,7 @@ from .errors import (
 from .runtime.engine import Engine
 from .store import MemoryStore, SQLiteStore, Store, open_store
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Agent",
