@@ -46,8 +46,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        field = f" {self.field}:" if self.field else ""
-        return f"{where}:{field} {self.message}"
+        prefix = ": ".join(part for part in (where, self.field) if part)
+        return f"{prefix}: {self.message}" if prefix else self.message
 
 
 class InputError(UserError):

@@ -467,3 +467,22 @@ def test_reset_asks_at_a_terminal(tmp_path: Path) -> None:
     assert code == 1 and "delete 2 item(s) and" in said and "nothing was deleted" in said
     code, said = answer("y")
     assert code == 0 and "deleted 2 item(s)" in said
+
+
+@ON_EVERY_STORE
+def test_items_of_another_playbook_are_refused_with_what_to_do(
+    tmp_path: Path, baton: Baton
+) -> None:
+    write_project(tmp_path)
+    baton("run", "playbook.yaml", "items.jsonl", "--no-live", check=True)
+    (tmp_path / "other.yaml").write_text(PLAYBOOK.replace("name: names", "name: other"))
+    before = baton("events", "--json", check=True).stdout
+    for args in (("run", "--no-live"), ("submit",)):  # run used to wait for ever
+        out = baton(args[0], "other.yaml", "items.jsonl", *args[1:], timeout=60)
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert (
+            "error: id: a, b were submitted to playbook 'names', not 'other': nothing was "
+            "submitted." in out.stderr
+        )
+        assert "`baton resume`" in out.stderr and "--fresh" in out.stderr
+    assert baton("events", "--json", check=True).stdout == before, "nothing was written"

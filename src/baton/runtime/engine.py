@@ -21,7 +21,7 @@ from ..config.playbook import Playbook
 from ..core import events as ev
 from ..core.state import ItemState
 from ..core.transition import settle
-from ..errors import ItemsError, VersionConflict
+from ..errors import ItemsError, Problem, VersionConflict
 from ..store.base import Store
 from .bus import Bus
 from .claiming import Claimer
@@ -102,12 +102,40 @@ class Engine:
         problems = [p for s in specs for p in _check_refs(s, book)]
         if problems:
             raise ItemsError(problems)
+        await self._refuse_other_playbooks(book, specs)
         results: list[tuple[str, bool]] = []
         with fewer_collections():
             for start in range(0, len(specs), SUBMIT_CHUNK):  # bounded: memory stays flat
                 chunk = specs[start : start + SUBMIT_CHUNK]
                 results.extend(await asyncio.gather(*(self._submit_one(book, s) for s in chunk)))
         return results
+
+    async def _refuse_other_playbooks(self, book: Playbook, specs: list[ItemSpec]) -> None:
+        """An id the store has under another playbook is not this playbook's to run: say
+        so before anything is written (running it would wait for ever, or show the other
+        playbook's results as this one's)."""
+        ids = [s.id for s in specs if s.id is not None]
+        theirs: dict[str, list[str]] = {}
+        for row in await self.store.query(item_ids=ids, limit=None):
+            if row.queue != book.name:
+                theirs.setdefault(row.queue, []).append(row.item_id)
+        if not theirs:
+            return
+        problems = []
+        for queue, taken in sorted(theirs.items()):
+            shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
+            problems.append(
+                Problem(
+                    "",
+                    None,
+                    "id",
+                    f"{shown} {'was' if len(taken) == 1 else 'were'} submitted to playbook "
+                    f"{queue!r}, not {book.name!r}: nothing was submitted. Run {queue}'s items "
+                    f"with its playbook (`baton resume`), give these items ids of their own, "
+                    f"or start the store afresh (`--fresh`, keeping a copy)",
+                )
+            )
+        raise ItemsError(problems)
 
     async def _submit_one(self, book: Playbook, spec: ItemSpec) -> tuple[str, bool]:
         assert spec.id is not None, "items get their ids from items.with_ids"
