@@ -486,3 +486,18 @@ def test_items_of_another_playbook_are_refused_with_what_to_do(
         )
         assert "`baton resume`" in out.stderr and "--fresh" in out.stderr
     assert baton("events", "--json", check=True).stdout == before, "nothing was written"
+
+
+@ON_EVERY_STORE
+def test_pausing_works_before_anything_has_run(baton: Baton) -> None:
+    paused = baton("agents", "pause", "writer", "-m", "not until Monday")
+    assert paused.returncode == 0, paused.stderr
+    assert "agent writer paused" in paused.stdout
+    events = [
+        json.loads(line) for line in baton("events", "--json", check=True).stdout.splitlines()
+    ]
+    assert [(e["log"], e["kind"], e["data"]["reason"]) for e in events] == [
+        ("fleet", "agent.paused", "not until Monday")
+    ]
+    stopped = baton("agents", "pause", "writer", "--stop", check=True)
+    assert "its running attempts are being stopped" in stopped.stdout

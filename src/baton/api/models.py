@@ -50,6 +50,11 @@ class Reason(Strict):
     reason: str = Field("", max_length=2_000)
 
 
+class Pause(Strict):
+    reason: str = Field("", max_length=2_000)
+    stop: bool = Field(False, description="also stop the agent's running attempts")
+
+
 class Result(Strict):
     text: str = Field("", max_length=1_000_000)
     data: Any = None

@@ -245,24 +245,20 @@ async def agents(request: Request, _: Viewer) -> list[dict[str, Any]]:
     return await views.fleet(store_of(request), playbooks_of(request))
 
 
-async def _known_agent(request: Request, name: str) -> None:
-    known = {r["agent"] for r in await views.fleet(store_of(request), playbooks_of(request))}
-    if name not in known:
-        listed = ", ".join(sorted(known)) or "none yet"
-        raise NotFound(f"no agent {name!r} in this store's playbooks (known: {listed})")
-
-
 @router.post("/agents/{name}/pause", response_model=m.Message, tags=["agents"])
-async def pause(name: str, body: m.Reason, request: Request, who: Operator) -> m.Message:
-    """The kill switch: every engine stops delegating to the agent within a second."""
-    await _known_agent(request, name)
-    done = await actions.set_paused(store_of(request), name, True, who.by, body.reason)
+async def pause(name: str, body: m.Pause, request: Request, who: Operator) -> m.Message:
+    """The kill switch: every engine stops delegating to the agent within a second; with
+    `stop`, its running attempts are stopped too (recorded as stopped by the caller)."""
+    await views.known_agent(store_of(request), name, playbooks_of(request))
+    done = await actions.set_paused(
+        store_of(request), name, True, who.by, body.reason, stop=body.stop
+    )
     return m.Message(message=done)
 
 
 @router.post("/agents/{name}/resume", response_model=m.Message, tags=["agents"])
 async def resume(name: str, request: Request, who: Operator) -> m.Message:
-    await _known_agent(request, name)
+    await views.known_agent(store_of(request), name, playbooks_of(request))
     return m.Message(message=await actions.set_paused(store_of(request), name, False, who.by))
 
 

@@ -186,23 +186,21 @@ def agents_group(click_ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 @click.option("-m", "--message", default="", help="Why (recorded).")
 @click.option("--force", is_flag=True, help="Pause a name no known playbook has (yet).")
+@click.option(
+    "--stop", is_flag=True, help="Also stop its running attempts (recorded as stopped by you)."
+)
 @by_option
 @pass_context
-def pause_cmd(ctx: Context, name: str, message: str, force: bool, by: str) -> None:
-    """Stop delegating to agent NAME on every engine (takes effect within a second)."""
+def pause_cmd(ctx: Context, name: str, message: str, force: bool, stop: bool, by: str) -> None:
+    """Stop delegating to agent NAME on every engine (within a second); with --stop, stop
+    its running attempts too. On a store where nothing has run yet, any name is paused
+    for when items come."""
 
     async def go(store: Store) -> str:
-        if not force:
-            known = sorted({r["agent"] for r in await views.fleet(store)})
-            if name not in known:
-                listed = ", ".join(known) or "none yet"
-                raise NotFound(
-                    f"no agent {name!r} in this store's playbooks (known: {listed}); "
-                    "--force pauses it anyway"
-                )
-        return await actions.set_paused(store, name, True, by, message)
+        await views.known_agent(store, name, force=force, hint="--force pauses it anyway")
+        return await actions.set_paused(store, name, True, by, message, stop=stop)
 
-    ctx.line(ctx.run(go))
+    ctx.line(ctx.run(go, create=True))
 
 
 @agents_group.command("resume")

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection
+import time
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,10 +176,7 @@ class ItemDriver:
         if slot is None:
             reason = f"agent {step.agent!r} is no longer in playbook {book.name}"
             return await self.record([(ev.ITEM_ESCALATED, {"reason": reason})])
-        waited = await shared.fleet.until_active([step.agent])  # held: the lease is kept
-        semaphore = shared.slots[(book.name, step.agent)]
-        waited = waited or semaphore.locked()
-        async with semaphore:
+        async with self._agent_slot(step.agent) as waited:
             if waited and decide(state, shared.clock()) != step:
                 return Outdated(step)  # the budget ran out while waiting
             await self.tidy()  # the worktrees of the attempts before this one
@@ -189,7 +187,7 @@ class ItemDriver:
             begun = await self.record([(ev.ATTEMPT_STARTED, started)])
             if isinstance(begun, Conflict):
                 return begun
-            entries = await effects.attempt(slot.agent, assignment, self._code())
+            entries = await self._attempt(step.agent, assignment, self._code())
         return await self._record_result(step.attempt, entries)
 
     async def fanout(self, step: Fanout) -> Step | Conflict:
@@ -229,8 +227,8 @@ class ItemDriver:
     ) -> None:
         """One attempt of a round: run its agent, record its result (whatever else happened)."""
         try:
-            async with self.shared.slots[(self.book.name, agent)]:
-                entries = await effects.attempt(self.book.agents[agent].agent, assignment, code)
+            async with self._agent_slot(agent):
+                entries = await self._attempt(agent, assignment, code)
             live.recording.add(n)  # from here on, a superseding acceptance waits for it
             await self._record_result(n, entries)
         finally:
@@ -253,6 +251,55 @@ class ItemDriver:
                 done = await self.record([(ev.ATTEMPT_ABANDONED, {"attempt": n, "reason": reason})])
                 if not isinstance(done, Conflict):
                     break
+
+    @contextlib.asynccontextmanager
+    async def _agent_slot(self, agent: str) -> AsyncIterator[bool]:
+        """One of the agent's concurrency slots, taken only while the agent is not paused:
+        the kill switch is looked at again once a slot is free, so an item that waited for
+        one does not slip through a pause. Yields whether it had to wait."""
+        fleet = self.shared.fleet
+        semaphore = self.shared.slots[(self.book.name, agent)]
+        waited = False
+        while True:
+            waited = await fleet.until_active([agent]) or waited  # held: the lease is kept
+            waited = semaphore.locked() or waited
+            await semaphore.acquire()
+            if agent not in fleet.paused:
+                break
+            semaphore.release()  # paused while it waited for the slot: wait again
+            waited = True
+        try:
+            yield waited
+        finally:
+            semaphore.release()
+
+    async def _attempt(
+        self, agent: str, assignment: Assignment, code: CodePlan | None
+    ) -> list[Entry]:
+        """The agent's work on the assignment, stopped (and recorded so) when the agent is
+        paused with --stop meanwhile."""
+        stop = self.shared.fleet.stop_signal(agent)
+        work = asyncio.ensure_future(
+            effects.attempt(self.book.agents[agent].agent, assignment, code)
+        )
+        stopped = asyncio.ensure_future(stop.wait())
+        started = time.perf_counter()
+        try:
+            await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not work.done():
+                work.cancel()
+            stopped.cancel()
+            await asyncio.gather(work, stopped, return_exceptions=True)
+        if not work.cancelled():
+            return work.result()
+        who = self.shared.fleet.stopped_by.get(agent, {})
+        reason = f": {who['reason']}" if who.get("reason") else ""
+        error = f"stopped by {who.get('by') or 'a person'} (agents pause --stop){reason}"
+        usage = {"seconds": time.perf_counter() - started}
+        return [
+            (ev.ATTEMPT_FAILED, {"attempt": assignment.attempt, "error": error, "usage": usage})
+        ]
 
     def _in_flight(self, n: int) -> bool:
         state = self.state

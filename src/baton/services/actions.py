@@ -232,20 +232,27 @@ def _paused(log: list[Event]) -> dict[str, dict[str, Any]]:
     return paused
 
 
-async def set_paused(store: Store, agent: str, paused: bool, by: str, reason: str = "") -> str:
-    """The kill switch: stop (or restart) delegation to an agent on every engine."""
+async def set_paused(
+    store: Store, agent: str, paused: bool, by: str, reason: str = "", *, stop: bool = False
+) -> str:
+    """The kill switch: stop (or restart) delegation to an agent on every engine; with
+    `stop`, its attempts that are running are stopped too (recorded as stopped by `by`)."""
 
     async def act() -> str:
         log = await store.load(FLEET_LOG)
         now_paused = agent in _paused(log)
-        if now_paused == paused:
+        if now_paused == paused and not (paused and stop):
             return f"agent {agent} is already {'paused' if paused else 'active'}"
         kind = ev.AGENT_PAUSED if paused else ev.AGENT_RESUMED
-        data = {"agent": agent, "by": f"human:{by}", "reason": reason}
+        data: dict[str, Any] = {"agent": agent, "by": f"human:{by}", "reason": reason}
+        if paused and stop:
+            data["stop"] = True
         prev = log[-1].hash if log else ""
         await store.append(
             FLEET_LOG, len(log), chain(FLEET_LOG, len(log), prev, time.time(), [(kind, data)])
         )
+        if paused and stop:
+            return f"agent {agent} paused, and its running attempts are being stopped"
         return f"agent {agent} {'paused' if paused else 'resumed'}"
 
     return await retrying(act)

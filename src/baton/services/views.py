@@ -7,7 +7,7 @@ from typing import Any
 from ..config.loading import load_playbook
 from ..config.playbook import Playbook
 from ..core.vocabulary import Status
-from ..errors import BatonError
+from ..errors import BatonError, NotFound
 from ..runtime.recording import load_state
 from ..store.base import Store
 from ..store.feed import feed
@@ -87,3 +87,24 @@ async def recorded_playbook(store: Store, item_id: str) -> Playbook | None:
         return load_playbook(path)
     except BatonError:  # a playbook that moved or broke still lets us list the rest
         return None
+
+
+async def known_agent(
+    store: Store,
+    name: str,
+    known: dict[str, Playbook] | None = None,
+    *,
+    force: bool = False,
+    hint: str = "",
+) -> None:
+    """NotFound unless `name` is an agent of a playbook the store (or `known`) has; a store
+    that has no items yet knows no playbook, so any name may be paused before work comes."""
+    if force or not await store.counts():
+        return
+    agents = sorted({r["agent"] for r in await fleet(store, known)})
+    if name not in agents:
+        listed = ", ".join(agents) or "none yet"
+        raise NotFound(
+            f"no agent {name!r} in this store's playbooks (known: {listed})"
+            + (f"; {hint}" if hint else "")
+        )
