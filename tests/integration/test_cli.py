@@ -501,3 +501,16 @@ def test_pausing_works_before_anything_has_run(baton: Baton) -> None:
     ]
     stopped = baton("agents", "pause", "writer", "--stop", check=True)
     assert "its running attempts are being stopped" in stopped.stdout
+
+
+def test_a_module_that_exits_at_import_is_an_error_not_a_silent_success(
+    tmp_path: Path, baton: Baton
+) -> None:
+    (tmp_path / "quits.py").write_text("raise SystemExit(0)\n")
+    (tmp_path / "p.yaml").write_text(
+        "name: p\nagents:\n  a:\n    kind: python\n    function: quits:work\n"
+    )
+    for command in (("validate", "p.yaml"), ("run", "p.yaml", "--item", "x", "--no-live")):
+        out = baton(*command)
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "p.yaml:3: agents.a: cannot import 'quits': it called exit(0)" in out.stderr

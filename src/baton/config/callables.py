@@ -24,6 +24,10 @@ def import_callable(spec: str, paths: Iterable[Path] = ()) -> Callable[..., Any]
             sys.path.insert(0, str(folder))
     try:
         module = _own_module(module_name, paths) or importlib.import_module(module_name)
+    except SystemExit as exc:  # a module that exits while imported must not end baton
+        raise ValueError(
+            f"cannot import {module_name!r}: it called exit({exc.code!r}) while being imported"
+        ) from None
     except Exception as exc:
         raise ValueError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
     target: Any = module

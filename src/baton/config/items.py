@@ -19,7 +19,7 @@ from ..core.vocabulary import RESERVED_LOGS, Risk
 from ..errors import InputError, ItemsError, NotFound, Problem
 from ..system.worktrees import BaseProblem, resolve_base
 from .playbook import Playbook
-from .source import Located, parse_yaml, validate
+from .source import Located, dotted, parse_yaml, validate
 
 
 class BudgetOverride(BaseModel):
@@ -101,6 +101,7 @@ def parse_items(text: str, file: str, book: Playbook, *, jsonl: bool = False) ->
         raise ItemsError(Problem(file, None, "", "no work items found"))
     specs: list[ItemSpec] = []
     problems: list[Problem] = []
+    first: dict[str, int | None] = {}  # an id given twice is named with both lines
     for src, path in located:
         raw = src.value
         for key in path:
@@ -109,6 +110,13 @@ def parse_items(text: str, file: str, book: Playbook, *, jsonl: bool = False) ->
             raw = {"objective": raw}
         spec, found = validate(ItemSpec, src, raw, path)
         problems.extend(found)
+        if spec is not None and spec.id is not None:
+            line = src.line((*path, "id"))
+            if spec.id in first:
+                where = f"line {first[spec.id]}" if first[spec.id] else "another item"
+                message = f"duplicate item id {spec.id!r}: {where} of {file} has it too"
+                problems.append(Problem(file, line, dotted((*path, "id")), message))
+            first.setdefault(spec.id, line)
         if spec is not None:
             problems.extend(check_against(spec, book, src, path))
             if spec.workspace is not None:
@@ -152,6 +160,12 @@ def _jsonl(text: str, file: str) -> list[tuple[Located, tuple[Any, ...]]]:
             problems.append(
                 Problem(file, number, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
             )
+            continue
+        except RecursionError:
+            problems.append(Problem(file, number, "", "invalid JSON: nested too deeply"))
+            continue
+        except ValueError as exc:  # an integer of more digits than Python turns into an int
+            problems.append(Problem(file, number, "", f"invalid JSON: {exc}"))
             continue
         out.append((Located(file, value, {(): number}), ()))
     if problems:

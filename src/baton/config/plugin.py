@@ -52,6 +52,10 @@ class Verifier(Protocol):
     async def verify(self, candidate: Candidate) -> CheckResult: ...
 
 
+FILE_LIMIT = 10_000_000
+"""Bytes a file a playbook names (a schema, a prompt template) may hold."""
+
+
 @dataclass
 class BuildContext:
     """What a plugin needs to build itself: where the playbook lives, the agents built so
@@ -78,11 +82,39 @@ class BuildContext:
         """A prompt template: the playbook's file if it names one, else baton's `default`."""
         if not value:
             return load_template(default) if default else None
+        return self.read_file(value, "prompt_template")
+
+    def read_file(self, value: str, field: str) -> str:
+        """The text of a file the playbook names (a schema, a template): inside the
+        playbook's folder (unless BATON_PLAYBOOK_FILES=anywhere), a regular file of at most
+        FILE_LIMIT bytes, UTF-8; ValueError saying why not."""
         path = self.path(value)
+        resolved = path.resolve()
+        if self.environ.get("BATON_PLAYBOOK_FILES") != "anywhere" and not resolved.is_relative_to(
+            self.base_dir.resolve()
+        ):
+            raise ValueError(
+                f"cannot read {field} {path}: it is outside the playbook's folder "
+                f"{self.base_dir} (a playbook reads only files beside it; "
+                "BATON_PLAYBOOK_FILES=anywhere allows others)"
+            )
+        if not resolved.exists():
+            raise ValueError(f"cannot read {field} {path}: no such file")
+        if not resolved.is_file():
+            raise ValueError(f"cannot read {field} {path}: not a regular file")
+        if resolved.stat().st_size > FILE_LIMIT:
+            size = resolved.stat().st_size
+            raise ValueError(
+                f"cannot read {field} {path}: {size:,} bytes, more than {FILE_LIMIT:,}"
+            )
         try:
-            return path.read_text(encoding="utf-8")
+            with resolved.open("rb") as file:
+                data = file.read(FILE_LIMIT + 1)  # a file that grew meanwhile is cut short
+            if len(data) > FILE_LIMIT:
+                raise ValueError(f"cannot read {field} {path}: more than {FILE_LIMIT:,} bytes")
+            return data.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"cannot read prompt_template {path}: {exc}") from None
+            raise ValueError(f"cannot read {field} {path}: {exc}") from None
 
     def agent(self, name: str) -> Agent:
         """An agent of the playbook (built before reviewers and verifiers)."""

@@ -42,8 +42,18 @@ def dotted(path: Sequence[str | int]) -> str:
     return out
 
 
+MAX_VALUES = 100_000
+"""Values a document may expand to: YAML aliases repeat what they name, so a few lines can
+stand for billions of values (an alias bomb)."""
+MAX_DEPTH = 100
+"""How deeply a document's values may nest."""
+MAX_DIGITS = 4_300
+"""Digits of an integer (Python's own limit for turning text into an int)."""
+
+
 def parse_yaml(text: str, file: str, *, line_offset: int = 0) -> Located:
-    """Parse YAML, keeping each node's line; duplicate keys and syntax errors are Problems."""
+    """Parse YAML, keeping each node's line; duplicate keys, syntax errors and documents
+    that are too big, too deep or not plain data are Problems."""
     from ..errors import InputError
 
     loader = yaml.SafeLoader(text)
@@ -53,10 +63,14 @@ def parse_yaml(text: str, file: str, *, line_offset: int = 0) -> Located:
             return Located(file, None, {(): 1 + line_offset})
         problems: list[Problem] = []
         lines: dict[Path_, int] = {}
-        _walk(node, (), lines, problems, file, line_offset)
+        _Walk(lines, problems, file, line_offset).node(node, (), 0)
         if problems:
             raise InputError(problems)
         value = loader.construct_document(node)
+    except RecursionError:
+        raise InputError(
+            Problem(file, None, "", f"nested too deeply (at most {MAX_DEPTH} levels)")
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 + line_offset if mark else None
@@ -68,28 +82,62 @@ def parse_yaml(text: str, file: str, *, line_offset: int = 0) -> Located:
     return Located(file, value, lines)
 
 
-def _walk(
-    node: yaml.Node,
-    path: Path_,
-    lines: dict[Path_, int],
-    problems: list[Problem],
-    file: str,
-    offset: int,
-) -> None:
-    lines[path] = node.start_mark.line + 1 + offset
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key in seen:
-                line = key_node.start_mark.line + 1 + offset
-                problems.append(Problem(file, line, dotted((*path, key)), "duplicate key"))
-            seen.add(key)
-            _walk(value_node, (*path, key), lines, problems, file, offset)
-            lines[(*path, key)] = key_node.start_mark.line + 1 + offset
-    elif isinstance(node, yaml.SequenceNode):
-        for index, child in enumerate(node.value):
-            _walk(child, (*path, index), lines, problems, file, offset)
+class _Walk:
+    """Each node's line, checked as it goes: keys plain and unique, the document within
+    MAX_VALUES values (aliases counted each time they are used) and MAX_DEPTH levels."""
+
+    def __init__(
+        self, lines: dict[Path_, int], problems: list[Problem], file: str, offset: int
+    ) -> None:
+        self.lines = lines
+        self.problems = problems
+        self.file = file
+        self.offset = offset
+        self.values = 0
+
+    def node(self, node: yaml.Node, path: Path_, depth: int) -> None:
+        line = node.start_mark.line + 1 + self.offset
+        self.lines.setdefault(path, line)
+        self.values += 1
+        if self.values > MAX_VALUES:
+            if self.values == MAX_VALUES + 1:
+                message = (
+                    f"the document expands to more than {MAX_VALUES:,} values (YAML aliases "
+                    "repeat what they name): write it out, or make it smaller"
+                )
+                self.problems.append(Problem(self.file, line, dotted(path), message))
+            return
+        if depth > MAX_DEPTH:
+            message = f"nested too deeply (at most {MAX_DEPTH} levels)"
+            self.problems.append(Problem(self.file, line, dotted(path), message))
+            return
+        if isinstance(node, yaml.ScalarNode):
+            if (
+                node.tag == "tag:yaml.org,2002:int"
+                and sum(c.isdigit() for c in node.value) > MAX_DIGITS
+            ):
+                digits = sum(c.isdigit() for c in node.value)
+                message = f"a number of {digits:,} digits (at most {MAX_DIGITS:,})"
+                self.problems.append(Problem(self.file, line, dotted(path), message))
+        elif isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, value_node in node.value:
+                key_line = key_node.start_mark.line + 1 + self.offset
+                if not isinstance(key_node, yaml.ScalarNode):
+                    message = "a key must be a plain value, not a list or a mapping"
+                    self.problems.append(Problem(self.file, key_line, dotted(path), message))
+                    continue
+                key = key_node.value
+                if key in seen:
+                    self.problems.append(
+                        Problem(self.file, key_line, dotted((*path, key)), "duplicate key")
+                    )
+                seen.add(key)
+                self.node(value_node, (*path, key), depth + 1)
+                self.lines[(*path, key)] = key_line
+        elif isinstance(node, yaml.SequenceNode):
+            for index, child in enumerate(node.value):
+                self.node(child, (*path, index), depth + 1)
 
 
 def validate(

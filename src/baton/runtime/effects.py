@@ -177,7 +177,7 @@ async def _run_agent(agent: Agent, assignment: Assignment) -> list[Entry]:
         spent = exc.usage.to_dict() if exc.usage is not None else {}
         usage = {**spent, "seconds": spent.get("seconds") or seconds}
         return [(ev.ATTEMPT_FAILED, {"attempt": n, "error": str(exc), "usage": usage})]
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a plugin's exit() must not end the engine
         seconds = time.perf_counter() - started
         # what went wrong first (a line a person reads), the traceback after it as evidence
         error = f"the agent raised {_exception_line(exc)}\n" + clip(
@@ -245,7 +245,7 @@ async def review(book: Playbook, state: ItemState, step: Review) -> list[Entry]:
         result = await slot.reviewer.review(candidate_of(state, n))
     except ReviewError as exc:
         return [(ev.REVIEW_FAILED, {"attempt": n, "reviewer": name, "error": str(exc)})]
-    except Exception:
+    except (Exception, SystemExit):
         error = "the reviewer raised:\n" + clip(traceback.format_exc(), EVIDENCE_LIMIT)
         return [(ev.REVIEW_FAILED, {"attempt": n, "reviewer": name, "error": error})]
     if isinstance(result, AwaitHuman):
@@ -291,7 +291,7 @@ async def check(book: Playbook, view: Candidate, name: str) -> dict[str, Any]:
                     False,
                     f"the verifier returned {type(result).__name__}, expected CheckResult",
                 )
-        except Exception:
+        except (Exception, SystemExit):
             result = CheckResult(False, "the verifier raised:\n" + traceback.format_exc())
     check: dict[str, Any] = {
         "attempt": view.attempt,

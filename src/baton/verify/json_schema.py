@@ -29,16 +29,21 @@ class JsonSchemaVerifierConfig(VerifierConfig):
         if self.schema_ is not None:
             return self.schema_
         assert self.schema_file is not None and ctx is not None
-        path = ctx.path(self.schema_file)
+        text = ctx.read_file(self.schema_file, "schema_file")
         try:
-            schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            return schema
-        except FileNotFoundError:
-            raise ValueError(f"schema_file {path}: no such file") from None
+            schema: Any = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(
-                f"schema_file {path}: not valid JSON: {exc.msg} (line {exc.lineno})"
+                f"schema_file {ctx.path(self.schema_file)}: not valid JSON: {exc.msg} "
+                f"(line {exc.lineno})"
             ) from None
+        except (RecursionError, ValueError) as exc:
+            raise ValueError(f"schema_file {ctx.path(self.schema_file)}: {exc}") from None
+        if not isinstance(schema, dict):
+            raise ValueError(
+                f"schema_file {ctx.path(self.schema_file)}: expected a JSON object (a schema)"
+            )
+        return schema
 
     def build(self, name: str, ctx: BuildContext) -> JsonSchemaVerifier:
         schema = self.resolved(ctx)
