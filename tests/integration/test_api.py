@@ -238,6 +238,49 @@ async def test_tokens_roles_sessions_and_csrf(store: Store, book: object) -> Non
         assert itself.status_code == 409
 
 
+async def test_baton_s_own_logs_are_never_items_and_the_auth_log_is_for_admins(
+    store: Store, book: object
+) -> None:
+    admin, _ = await create_token(store, "root", "admin", "setup")
+    viewer, _ = await create_token(store, "vic", "viewer", "setup")
+    async with client(store, [book]) as api:
+        as_admin = {"Authorization": f"Bearer {admin}"}
+        as_viewer = {"Authorization": f"Bearer {viewer}"}
+        pause = await api.post("/api/agents/writer/pause", json={"reason": "x"}, headers=as_admin)
+        assert pause.status_code == 200
+        seen = {e["log"] for e in (await api.get("/api/events", headers=as_viewer)).json()}
+        assert seen == {"fleet"}, "token ids, names, roles and digests are not a viewer's"
+        seen = {e["log"] for e in (await api.get("/api/events", headers=as_admin)).json()}
+        assert seen == {"auth", "fleet"}
+        for log in ("auth", "fleet"):
+            for action, body in (("cancel", {}), ("approve", {}), ("reject", {"comments": "x"})):
+                done = await api.post(f"/api/items/{log}/{action}", json=body, headers=as_admin)
+                assert done.status_code == 404, (log, action, done.text)
+                assert "is baton's own log" in done.json()["detail"]
+            assert (await api.get(f"/api/items/{log}", headers=as_admin)).status_code == 404
+        rows = (await api.get("/api/items", headers=as_admin)).json()
+        assert rows["items"] == [] and rows["counts"] == {}, "no log became an item"
+    assert [e.kind for e in await store.load("auth")] == ["token.created", "token.created"]
+
+
+async def test_the_stream_keeps_the_auth_log_from_viewers(store: Store, book: object) -> None:
+    from baton.api.routes import _sse
+
+    await create_token(store, "root", "admin", "setup")
+    hidden: list[str] = []
+    async for chunk in _sse(store, 0, frozenset({"auth"}), idle=0.2):
+        hidden.append(chunk)
+        if len(hidden) > 1 or chunk.startswith(": keep"):
+            break
+    assert all("token.created" not in c for c in hidden)
+    shown: list[str] = []
+    async for chunk in _sse(store, 0, frozenset(), idle=0.2):
+        shown.append(chunk)
+        if "token.created" in chunk:
+            break
+    assert any("token.created" in c for c in shown)
+
+
 async def test_the_stream_sends_events_as_they_happen(store: Store, book: object) -> None:
     import uvicorn
 

@@ -514,3 +514,14 @@ def test_a_module_that_exits_at_import_is_an_error_not_a_silent_success(
         out = baton(*command)
         assert out.returncode == 2, out.stdout + out.stderr
         assert "p.yaml:3: agents.a: cannot import 'quits': it called exit(0)" in out.stderr
+
+
+@ON_EVERY_STORE
+def test_no_item_action_touches_baton_s_own_logs(baton: Baton) -> None:
+    baton("agents", "pause", "w", check=True)  # the fleet log exists
+    baton("token", "create", "--role", "admin", "--name", "ops", check=True)  # and auth
+    for log in ("fleet", "auth"):
+        for args in (("cancel", log), ("approve", log), ("reject", log, "-m", "x"), ("show", log)):
+            out = baton(*args)
+            assert out.returncode == 2 and "is baton's own log" in out.stderr, (args, out.stderr)
+    assert json.loads(baton("status", "--all", "--json", check=True).stdout)["items"] == []

@@ -21,7 +21,7 @@ from ..runtime.engine import Engine
 from ..runtime.recording import load_state
 from ..services import actions, auth, metrics, views
 from ..services.audit import verify_store
-from ..services.auth import Identity
+from ..services.auth import Identity, Role
 from ..store.base import Store
 from ..store.feed import PAGE, feed, follow
 from . import models as m
@@ -294,20 +294,31 @@ async def audit(request: Request, _: Viewer) -> m.AuditOut:
 @router.get("/events", response_model=list[m.EventOut], tags=["events"])
 async def events(
     request: Request,
-    _: Viewer,
+    who: Viewer,
     after: Annotated[int, Query(ge=0, le=2**53)] = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE)] = 100,
     item: Annotated[str | None, Query(max_length=128)] = None,
 ) -> list[m.EventOut]:
-    """A page of the global event log from a position (`/api/stream` follows it live)."""
+    """A page of the global event log from a position (`/api/stream` follows it live); the
+    auth log (token ids, names, roles, digests) only for admins."""
     found = await store_of(request).read(after, limit)
-    return [m.EventOut(**e.to_dict()) for e in found if item is None or e.log == item]
+    hidden = _hidden_logs(who)
+    return [
+        m.EventOut(**e.to_dict())
+        for e in found
+        if (item is None or e.log == item) and e.log not in hidden
+    ]
+
+
+def _hidden_logs(who: Identity) -> frozenset[str]:
+    """Logs this identity may not read: the auth log, for all but admins."""
+    return frozenset() if who.role.allows(Role.ADMIN) else frozenset({AUTH_LOG})
 
 
 @router.get("/stream", tags=["events"])
 async def stream(
     request: Request,
-    _: Viewer,
+    who: Viewer,
     after: Annotated[int | None, Query(ge=0, le=2**53)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: every event from `after` (or Last-Event-ID, or now) as it
@@ -318,7 +329,7 @@ async def stream(
         last = request.headers.get("last-event-id", "")
         start = int(last) if last.isdigit() else await _last_position(store)
     return StreamingResponse(
-        _sse(store, start),
+        _sse(store, start, _hidden_logs(who)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -338,12 +349,14 @@ async def _last_position(store: Store) -> int:
     return low
 
 
-async def _sse(store: Store, after: int) -> AsyncIterator[str]:
+async def _sse(
+    store: Store, after: int, hidden: frozenset[str], idle: float = 15
+) -> AsyncIterator[str]:
     yield ": baton event stream\n\n"
-    async for event in follow(store, after, idle=15):
+    async for event in follow(store, after, idle=idle):
         if event is None:
             yield ": keep-alive\n\n"
-        else:
+        elif event.log not in hidden:
             body = json.dumps(event.to_dict(), ensure_ascii=False)
             yield f"id: {event.position}\nevent: baton\ndata: {body}\n\n"
 

@@ -18,6 +18,7 @@ from typing import TypeVar
 from ..core.events import Event
 from ..core.state import ItemState, fold
 from ..core.transition import Transition
+from ..core.vocabulary import RESERVED_LOGS
 from ..errors import NotFound, StoreError, VersionConflict
 from ..store.base import Store
 
@@ -52,7 +53,10 @@ async def reload(store: Store, state: ItemState) -> None:
 
 
 async def load_state(store: Store, item_id: str) -> ItemState:
-    """An item's state folded from its log; NotFound for an item the store does not have."""
+    """An item's state folded from its log; NotFound for an item the store does not have,
+    and for baton's own logs (fleet, auth), which are never items."""
+    if item_id in RESERVED_LOGS:
+        raise NotFound(f"{item_id!r} is baton's own log (the {item_id} log), not an item")
     events = await store.load(item_id)
     if not events:
         raise NotFound(f"no item {item_id!r} in this store")
