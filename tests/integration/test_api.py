@@ -56,7 +56,9 @@ def book(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def client(store: Store, books: list, **kw: object) -> httpx.AsyncClient:  # type: ignore[type-arg]
     app = create_app(store, books, local_user="ann", **kw)  # type: ignore[arg-type]
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://baton")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8765"
+    )
 
 
 async def run_engine(store: Store, book: object) -> None:
@@ -224,7 +226,8 @@ async def test_tokens_roles_sessions_and_csrf(store: Store, book: object) -> Non
         assert ok.status_code == 200
         review = (await api.get("/api/items/h")).json()["attempts"][0]["reviews"][0]
         assert review["by"] == "human:token:rita"
-        assert (await api.delete("/api/session")).status_code == 200
+        out = await api.delete("/api/session", headers={"X-CSRF-Token": csrf})
+        assert out.status_code == 200
         api.cookies.clear()
         assert (await api.get("/api/session")).status_code == 401
 
@@ -279,6 +282,55 @@ async def test_the_stream_keeps_the_auth_log_from_viewers(store: Store, book: ob
         if "token.created" in chunk:
             break
     assert any("token.created" in c for c in shown)
+
+
+async def test_cross_site_requests_and_a_rebound_host_are_refused(
+    store: Store, book: object
+) -> None:
+    await actions_pause(store)
+    async with client(store, [book]) as api:  # open: no token, loopback
+        evil = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
+        refused = await api.post("/api/agents/writer/resume", headers=evil)
+        assert refused.status_code == 403 and "cross-site request refused" in refused.text
+        sneaky = await api.post(
+            "/api/agents/writer/resume", headers={"Sec-Fetch-Site": "cross-site"}
+        )
+        assert sneaky.status_code == 403
+        rebound = await api.get("/api/items", headers={"Host": "attacker.example"})
+        assert rebound.status_code == 403 and "not a loopback address" in rebound.text
+        assert "writer" in await _paused(store), "nothing changed"
+        own = {"Origin": "http://baton", "Host": "baton"}  # the client's own origin...
+        assert (await api.post("/api/agents/writer/resume", headers=own)).status_code == 403
+        local = {"Origin": "http://127.0.0.1:8765", "Host": "127.0.0.1:8765"}  # ...on loopback
+        assert (await api.post("/api/agents/writer/resume", headers=local)).status_code == 200
+        assert "writer" not in await _paused(store)
+
+    reviewer, _ = await create_token(store, "rita", "reviewer", "setup")
+    async with client(store, [book]) as api:
+        login = await api.post("/api/session", json={"token": reviewer})
+        csrf = login.json()["csrf"]
+        out = await api.delete("/api/session")  # no CSRF header: another site's page
+        assert out.status_code == 403
+        assert (await api.get("/api/session")).status_code == 200, "still logged in"
+        crossed = await api.delete(
+            "/api/session", headers={"X-CSRF-Token": csrf, "Origin": "http://evil.example"}
+        )
+        assert crossed.status_code == 403
+        assert (await api.delete("/api/session", headers={"X-CSRF-Token": csrf})).status_code == 200
+        api.cookies.clear()
+        assert (await api.get("/api/session")).status_code == 401
+
+
+async def actions_pause(store: Store) -> None:
+    from baton.services import actions
+
+    await actions.set_paused(store, "writer", True, "ops")
+
+
+async def _paused(store: Store) -> set[str]:
+    from baton.services import actions
+
+    return set(await actions.fleet_paused(store))
 
 
 async def test_the_stream_sends_events_as_they_happen(store: Store, book: object) -> None:

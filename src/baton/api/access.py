@@ -5,13 +5,21 @@ A request is authenticated by, in order: `Authorization: Bearer baton_...`; the
 `baton_session` cookie (HttpOnly, SameSite=Strict), whose state-changing requests must
 also carry the session's `X-CSRF-Token` header; or, only while no token exists and the
 server listens on loopback alone, as the local user.
+
+What a browser sends on its own (the cookie; nothing at all on an open server) is what a
+page of another site can make it send: a state-changing request authenticated that way
+must come from this server's own origin (its `Origin`, or `Sec-Fetch-Site`, says so), and
+an open server answers only to a loopback `Host` (a page that rebinds its own name to
+127.0.0.1 gets no further). Bearer tokens are never sent by a browser unasked.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 
@@ -74,13 +82,13 @@ class Access:
         session = self.session(request)
         if session is not None:
             if request.method not in _SAFE:
-                sent = request.headers.get(CSRF_HEADER, "")
-                if not sent or not secrets.compare_digest(sent, session.csrf):
-                    raise HTTPException(
-                        403, f"{CSRF_HEADER} header missing or wrong for this session"
-                    )
+                same_origin(request)
+                csrf(request, session)
             return session.identity
         if await self.open():
+            loopback_host(request)
+            if request.method not in _SAFE:
+                same_origin(request)
             return Identity(self.local_user, Role.ADMIN)
         raise HTTPException(
             401, "log in: send 'Authorization: Bearer <token>' (see `baton token create`)"
@@ -112,6 +120,44 @@ class Access:
         now = time.time()
         for key in [k for k, s in self.sessions.items() if s.expires < now]:
             del self.sessions[key]
+
+
+def csrf(request: Request, session: Session) -> None:
+    """403 unless the request carries the session's CSRF token."""
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent or not secrets.compare_digest(sent, session.csrf):
+        raise HTTPException(403, f"{CSRF_HEADER} header missing or wrong for this session")
+
+
+def same_origin(request: Request) -> None:
+    """403 for a request another site's page made the browser send."""
+    origin = request.headers.get("origin")
+    host = request.headers.get("host", "")
+    if origin is not None:
+        if origin == "null" or urlsplit(origin).netloc.lower() != host.lower():
+            raise HTTPException(
+                403, f"cross-site request refused: Origin {origin} is not this server ({host})"
+            )
+    elif request.headers.get("sec-fetch-site") == "cross-site":
+        raise HTTPException(403, "cross-site request refused (Sec-Fetch-Site: cross-site)")
+
+
+def loopback_host(request: Request) -> None:
+    """403 unless the Host is a loopback name: an open server is this machine's alone."""
+    host = request.headers.get("host", "")
+    name = urlsplit(f"//{host}").hostname or ""
+    if name == "localhost" or name.endswith(".localhost"):
+        return
+    try:
+        if ipaddress.ip_address(name).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise HTTPException(
+        403,
+        f"Host {host!r} is not a loopback address: a server without tokens answers only "
+        "to 127.0.0.1, ::1 or localhost (create a token to serve other names)",
+    )
 
 
 def need(identity: Identity, role: Role) -> Identity:

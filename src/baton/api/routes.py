@@ -25,7 +25,7 @@ from ..services.auth import Identity, Role
 from ..store.base import Store
 from ..store.feed import PAGE, feed, follow
 from . import models as m
-from .access import SESSION_COOKIE, SESSION_SECONDS
+from .access import SESSION_COOKIE, SESSION_SECONDS, csrf, same_origin
 from .deps import Admin, Operator, Reviewer, Viewer, access_of, playbooks_of, store_of
 
 router = APIRouter(prefix="/api", responses=m.ERRORS)
@@ -67,9 +67,15 @@ async def whoami(request: Request, identity: Viewer) -> m.SessionInfo:
 
 @router.delete("/session", response_model=m.Message, tags=["session"])
 async def logout(request: Request, response: Response) -> m.Message:
+    """End the session (its CSRF header is needed, as for any change)."""
     key = request.cookies.get(SESSION_COOKIE)
+    access = access_of(request)
+    session = access.session(request)
+    if session is not None:
+        same_origin(request)
+        csrf(request, session)
     if key:
-        access_of(request).sessions.pop(key, None)
+        access.sessions.pop(key, None)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return m.Message(message="logged out")
 

@@ -394,7 +394,11 @@ const updateInboxCount = debounced(async () => {
 }, 300);
 
 document.getElementById("logout").addEventListener("click", async () => {
-  await fetch("/api/session", { method: "DELETE", credentials: "same-origin" });
+  // the session's CSRF header goes with a logout too (a page of another site cannot end it)
+  await fetch("/api/session", {
+    method: "DELETE", credentials: "same-origin",
+    headers: state.csrf ? { "X-CSRF-Token": state.csrf } : {},
+  });
   state.me = null; state.csrf = null;
   if (state.stream) { state.stream.close(); state.stream = null; }
   location.hash = "#/login";
