@@ -15,7 +15,15 @@ from ..errors import InputError, NotFound, PlaybookError, Problem
 from ..system.worktrees import BaseProblem, resolve_base
 from . import registry
 from .playbook import AgentSlot, Playbook, ReviewerSlot, VerifierSlot
-from .plugin import AgentConfig, BuildContext, PluginConfig, ReviewerConfig, VerifierConfig
+from .plugin import (
+    MIN_SECRET_LENGTH,
+    AgentConfig,
+    BuildContext,
+    PluginConfig,
+    ReviewerConfig,
+    VerifierConfig,
+    secret_too_short,
+)
 from .sections import PlaybookModel
 from .source import Located, message_of, parse_yaml, validate
 
@@ -64,6 +72,11 @@ def from_document(src: Located, base_dir: Path, state_dir: Path) -> Playbook:
     for name, raw in model.agents.items():
         config = _config(src, "agents", name, raw, AgentConfig, problems)
         agent = _build(src, ("agents", name), config, name, ctx, problems)
+        for secret in config.secret_names() if config is not None else ():
+            value = ctx.environ.get(secret, "")
+            if value and len(value) < MIN_SECRET_LENGTH:
+                message = secret_too_short(secret, len(value))
+                problems.append(src.problem(("agents", name, "secrets"), message))
         if agent is not None:
             ctx.add_agent(name, agent, config)
             agents[name] = AgentSlot(

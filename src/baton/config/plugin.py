@@ -52,6 +52,18 @@ class Verifier(Protocol):
     async def verify(self, candidate: Candidate) -> CheckResult: ...
 
 
+MIN_SECRET_LENGTH = 8
+"""A secret shorter than this is refused: keeping it out of the record would redact
+ordinary words and numbers too."""
+
+
+def secret_too_short(name: str, length: int) -> str:
+    return (
+        f"the value of {name} is {length} character(s): too short to keep out of the record "
+        f"safely (at least {MIN_SECRET_LENGTH}); use a longer secret, or do not list it"
+    )
+
+
 FILE_LIMIT = 10_000_000
 """Bytes a file a playbook names (a schema, a prompt template) may hold."""
 
