@@ -144,6 +144,30 @@ async def test_claim_is_exclusive_and_honours_queues(store: Store) -> None:
     assert await store.claim("late", limit=5, lease_seconds=30, queues=["q"]) == []
 
 
+async def test_claims_take_started_items_before_never_started_ones(store: Store) -> None:
+    """A crashed worker's items (an attempt was cut) do not wait behind the backlog."""
+    rows = [  # (item, queue, attempts, updated_at): the backlog is older than the cut items
+        ("fresh-1", "q", 0, 10.0),
+        ("fresh-2", "other", 0, 11.0),
+        ("fresh-3", "q", 0, 12.0),
+        ("cut-late", "q", 1, 50.0),
+        ("cut-early", "other", 2, 40.0),
+    ]
+    for item, queue, attempts, updated in rows:
+        events = chain(item, 0, "", 1.0, [("item.submitted", {})])
+        row = ItemSummary(item, queue, "running", True, None, 1, attempts, "o", 1.0, updated)
+        await store.append(item, 0, events, row)
+    got = await store.claim("w1", limit=3, lease_seconds=0.05)
+    assert sorted(got) == ["cut-early", "cut-late", "fresh-1"]  # in any order
+    # one queue at a time, and after the leases lapse, the same order again
+    await asyncio.sleep(0.1)
+    assert await store.claim("w2", limit=1, lease_seconds=30, queues=["q"]) == ["cut-late"]
+    assert await store.claim("w2", limit=1, lease_seconds=30, queues=["q"]) == ["fresh-1"]
+    assert await store.claim("w2", limit=1, lease_seconds=30, queues=["other"]) == ["cut-early"]
+    await store.release("w2", ["cut-early"])
+    assert await store.claim("w3", limit=1, lease_seconds=30) == ["cut-early"]
+
+
 async def test_leases_expire_renew_and_release(store: Store) -> None:
     await put(store, "a")
     await put(store, "b")

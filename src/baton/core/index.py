@@ -9,6 +9,10 @@ from .loop import Step, decide, runnable, status_of
 from .state import ItemState
 from .vocabulary import Status
 
+NOT_STARTED = 1e10
+"""Added to a never-started item's claim score: later than any started item's (seconds
+since 1970 stay below it until the year 2286)."""
+
 
 class ItemSummary(NamedTuple):
     """An item's row in the store's index, rewritten with every append to its log.
@@ -32,6 +36,14 @@ class ItemSummary(NamedTuple):
 
     def with_lease(self, owner: str | None, until: float | None) -> ItemSummary:
         return self._replace(lease_owner=owner, lease_until=until)
+
+    @property
+    def claim_score(self) -> float:
+        """The item's place in the claim order, lowest first: items that have had an
+        attempt (one a crash cut off, or one to refine) come before never-started work,
+        each oldest update first, so a crashed worker's items do not wait behind the
+        backlog while their wall-clock budgets run."""
+        return self.updated_at if self.attempts else self.updated_at + NOT_STARTED
 
 
 def summarize(state: ItemState, now: float, step: Step | None = None) -> ItemSummary:

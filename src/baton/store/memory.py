@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Collection, Sequence
 
@@ -19,7 +20,10 @@ class MemoryStore:
     def __init__(self) -> None:
         self._logs: dict[str, list[Event]] = {}
         self._items: dict[str, ItemSummary] = {}
-        self._runnable: dict[str, None] = {}  # insertion-ordered set of claimable ids
+        # claimable ids in claim order (ItemSummary.claim_score): each dict is an
+        # insertion-ordered set that an update moves to its end; started ones come first
+        self._started: dict[str, None] = {}
+        self._fresh: dict[str, None] = {}
         self._leases: dict[str, tuple[str, float]] = {}  # item id -> (owner, until)
         self._feed: list[Event] = []
         self._watchers = Watchers()
@@ -43,10 +47,11 @@ class MemoryStore:
         self._feed.extend(stored)
         if summary is not None:
             self._items[log] = summary
+            self._started.pop(log, None)
+            self._fresh.pop(log, None)
             if summary.runnable:
-                self._runnable[log] = None
+                (self._started if summary.attempts else self._fresh)[log] = None
             else:
-                self._runnable.pop(log, None)
                 self._leases.pop(log, None)
         watchers = self._watchers
         if watchers.feed:
@@ -104,7 +109,7 @@ class MemoryStore:
     ) -> list[str]:
         now = time.time()
         claimed: list[str] = []
-        for item_id in self._runnable:
+        for item_id in itertools.chain(self._started, self._fresh):
             if len(claimed) >= limit:
                 break
             if queues is not None and self._items[item_id].queue not in queues:
@@ -132,7 +137,7 @@ class MemoryStore:
             lease = self._leases.get(item_id)
             if lease is not None and lease[0] == owner:
                 del self._leases[item_id]
-                if item_id in self._runnable:
+                if item_id in self._started or item_id in self._fresh:
                     self._watchers.notify("work")
 
     async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
@@ -144,7 +149,8 @@ class MemoryStore:
     async def drop(self) -> None:
         self._logs.clear()
         self._items.clear()
-        self._runnable.clear()
+        self._started.clear()
+        self._fresh.clear()
         self._leases.clear()
         self._feed.clear()
 

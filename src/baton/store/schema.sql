@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS items (
     lease_until REAL
 );
 
-CREATE INDEX IF NOT EXISTS items_claim ON items (runnable, queue, updated_at);
+-- the claim order (ItemSummary.claim_score): items that have had an attempt first, then
+-- never-started ones, each oldest update first; baton 0.2.0 claimed by update alone
+DROP INDEX IF EXISTS items_claim;
+CREATE INDEX IF NOT EXISTS items_ready ON items (runnable, queue, attempts = 0, updated_at);
 CREATE INDEX IF NOT EXISTS items_status ON items (status, created_at);
 CREATE INDEX IF NOT EXISTS items_created ON items (created_at, item_id);

@@ -201,9 +201,10 @@ class SQLiteStore:
                     return []
                 where += f" AND queue IN ({','.join('?' * len(queue_list))})"
                 params.extend(queue_list)
-            sql = (
+            sql = (  # the order of ItemSummary.claim_score (the items_ready index)
                 "UPDATE items SET lease_owner = ?, lease_until = ? WHERE item_id IN "
-                f"(SELECT item_id FROM items WHERE {where} ORDER BY updated_at LIMIT ?) "
+                f"(SELECT item_id FROM items WHERE {where} "
+                "ORDER BY attempts = 0, updated_at LIMIT ?) "
                 "RETURNING item_id"
             )
             return [r[0] for r in conn.execute(sql, [owner, now + lease_seconds, *params, limit])]

@@ -7,11 +7,12 @@ Keys, all under a prefix (`baton:` unless the URL says `?prefix=`); the Lua scri
     feed             list   `log TAB seq` of every event in global order (position = index + 1)
     position         string the last global position handed out (exists once anything ran)
     items            hash   item id -> summary JSON (without the lease)
-    where            hash   item id -> `status TAB queue TAB runnable TAB updated_at`
+    where            hash   item id -> `status TAB queue TAB runnable TAB claim score`
     created          zset   item ids by creation time (the default order of queries)
     status:{status}  set    item ids in that status; `statuses` names the statuses seen
     queues           set    every queue that has had an item
-    ready:{queue}    zset   runnable items nobody holds, by last update (the claim order)
+    ready:{queue}    zset   runnable items nobody holds, by claim score (ItemSummary.claim_score:
+                            started items first, then by last update)
     leases           hash   item id -> `owner TAB until`;  expiry  zset  item id by until
 
 Channels `feed` (a new last position) and `work` (an item became claimable) only wake

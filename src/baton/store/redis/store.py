@@ -56,7 +56,7 @@ class RedisStore:
         else:
             s = summary
             head = [log, expected_version, 1, s.status, s.queue, int(s.runnable)]
-            head += [repr(s.updated_at), repr(s.created_at), keys.summary_body(s)]
+            head += [repr(s.claim_score), repr(s.created_at), keys.summary_body(s)]
 
         async def landed() -> list[int] | None:
             """After a lost reply: the script's reply, if the append reached the log."""

@@ -1,6 +1,6 @@
 -- Append events to one log if it is at the expected version, atomically with the item's
 -- index entries. KEYS[1]: the prefix. ARGV: log, expected version, has summary (0/1),
--- status, queue, runnable (0/1), updated_at, created_at, summary JSON, n, event JSON x n.
+-- status, queue, runnable (0/1), claim score, created_at, summary JSON, n, event JSON x n.
 -- Returns {first position, version found}; first = -1 means the version did not match.
 local p = KEYS[1]
 local log = ARGV[1]

@@ -1,4 +1,5 @@
--- Lease up to `limit` claimable items to `owner`, oldest update first, on the server's
+-- Lease up to `limit` claimable items to `owner`, lowest claim score first (started
+-- items, then never-started ones, each oldest update first), on the server's
 -- clock (so workers on several machines agree). Expired leases are reclaimed first.
 -- KEYS[1]: the prefix. ARGV: owner, limit, lease seconds, queue... (none: every queue).
 local p = KEYS[1]
@@ -12,9 +13,9 @@ for _, id in ipairs(expired) do
   redis.call('ZREM', p .. 'expiry', id)
   local where = redis.call('HGET', p .. 'where', id)
   if where then
-    local queue, runnable, updated = string.match(where, '^[^\t]*\t([^\t]*)\t([^\t]*)\t(.*)$')
+    local queue, runnable, score = string.match(where, '^[^\t]*\t([^\t]*)\t([^\t]*)\t(.*)$')
     if runnable == '1' then
-      redis.call('ZADD', p .. 'ready:' .. queue, updated, id)
+      redis.call('ZADD', p .. 'ready:' .. queue, score, id)
     end
   end
 end

@@ -10,9 +10,9 @@ for i = 2, #ARGV do
     redis.call('ZREM', p .. 'expiry', id)
     local where = redis.call('HGET', p .. 'where', id)
     if where then
-      local queue, runnable, updated = string.match(where, '^[^\t]*\t([^\t]*)\t([^\t]*)\t(.*)$')
+      local queue, runnable, score = string.match(where, '^[^\t]*\t([^\t]*)\t([^\t]*)\t(.*)$')
       if runnable == '1' then
-        redis.call('ZADD', p .. 'ready:' .. queue, updated, id)
+        redis.call('ZADD', p .. 'ready:' .. queue, score, id)
         freed = true
       end
     end
