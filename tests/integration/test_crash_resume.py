@@ -116,7 +116,16 @@ def test_ctrl_c_stops_cleanly_and_resume_carries_on_without_waiting(
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=30)
     assert first.returncode == 130
+    assert "Ctrl-C: the run is stopping: no new work; attempts in flight have up to 25 s" in err
     assert "interrupted: run `baton resume` to carry on where this stopped" in err
+    # the attempts in flight at the Ctrl-C finished and were recorded; none was cut off
+    stopped = [
+        json.loads(line) for line in baton("events", "--json", check=True).stdout.splitlines()
+    ]
+    assert not [e for e in stopped if e["kind"] == "attempt.abandoned"]
+    assert len([e for e in stopped if e["kind"] == "attempt.finished"]) == len(
+        started_lines(tmp_path)
+    )
 
     started = time.time()
     resumed = baton("resume", "--no-live", timeout=120)

@@ -136,12 +136,12 @@ class BatonGroup(click.Group):
             )
 
 
-_RESUME = "run `baton resume` to carry on where this stopped"
+RESUME = "run `baton resume` to carry on where this stopped"
 _NOTHING_LOST = "nothing was lost: every step is recorded before the next begins"
 _INTERRUPTED = {
-    "run": _RESUME,
-    "resume": _RESUME,
-    "demo": _RESUME,
+    "run": RESUME,
+    "resume": RESUME,
+    "demo": RESUME,
     "worker": "the worker stopped; the items it held go back to the queue for other workers "
     "(or `baton resume`)",
 }

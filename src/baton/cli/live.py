@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
 from collections import Counter, deque
@@ -30,10 +31,11 @@ from ..core.index import summarize
 from ..core.state import ItemState, fold
 from ..core.vocabulary import FINAL_STATUSES, Status
 from ..runtime.engine import Engine
+from ..runtime.shutdown import DEFAULT_GRACE, stop_on_signals
 from ..services import metrics
 from ..store.base import Store
 from ..store.feed import follow as follow_feed
-from .app import Context, activate_hint
+from .app import RESUME, Context, activate_hint
 from .render import STATUS_STYLE, event_line, headline, status_text
 from .transfer import start_afresh
 
@@ -176,11 +178,13 @@ async def run_live(
     keep_worktrees: bool = False,
     fresh: bool = False,
     as_json: bool = False,
+    grace: float = DEFAULT_GRACE,
 ) -> int:
     """Run items with the live view; `beside` runs alongside until the engine stops.
 
     With `as_json` the events go to stderr as plain lines and stdout gets one JSON object:
-    each item's status and every figure."""
+    each item's status and every figure. Ctrl-C or SIGTERM stops the run, letting the
+    attempts in flight finish for up to `grace` seconds (runtime/shutdown.py)."""
     if fresh:
         await start_afresh(ctx, store, ask=False)
     started = time.time()
@@ -223,8 +227,10 @@ async def run_live(
     helper = asyncio.create_task(beside(engine, view)) if beside else None
     if helper is not None:
         helper.add_done_callback(lambda _: stop.set())
+    say = functools.partial(ctx.err.print, highlight=False, soft_wrap=True)
     try:
-        await engine.run(ids, stop=stop, wait_for_people=wait_for_people)
+        with stop_on_signals(engine.stop, grace, say, "the run") as signals:
+            await engine.run(ids, stop=stop, wait_for_people=wait_for_people)
     finally:
         done.set()
         await follow
@@ -233,7 +239,11 @@ async def run_live(
             (failed,) = await asyncio.gather(helper, return_exceptions=True)
             if isinstance(failed, Exception):
                 raise failed
-    return await _summary(ctx, store, ids, time.time() - started, as_json)
+    code = await _summary(ctx, store, ids, time.time() - started, as_json)
+    if signals.received:
+        say(f"interrupted: {RESUME}")
+        return signals.exit_code
+    return code
 
 
 async def _summary(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from ..config.playbook import Playbook
 from ..core.vocabulary import OPEN_STATUSES
 from ..errors import InputError, ItemsError, NotFound, Problem
 from ..runtime.engine import Engine
+from ..runtime.shutdown import DEFAULT_GRACE, stop_on_signals
 from ..store.base import Store
 from .app import Context, main, pass_context
 from .live import run_live
@@ -45,6 +47,16 @@ fresh_option = click.option(
     "(`baton reset` does only that, and asks).",
 )
 
+grace_option = click.option(
+    "--grace",
+    default=DEFAULT_GRACE,
+    show_default=True,
+    type=click.FloatRange(0, 86_400),
+    metavar="SECONDS",
+    help="Once stopped (Ctrl-C, SIGTERM): how long attempts in flight may take to finish "
+    "before they are stopped, on record.",
+)
+
 
 @main.command("run")
 @click.argument("playbook", type=click.Path(dir_okay=False))
@@ -70,6 +82,7 @@ fresh_option = click.option(
     help="Code work: leave every attempt's worktree in place (for debugging).",
 )
 @fresh_option
+@grace_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Events on stderr; on stdout one JSON object."
 )
@@ -84,6 +97,7 @@ def run_cmd(
     no_wait: bool,
     keep_worktrees: bool,
     fresh: bool,
+    grace: float,
     as_json: bool,
 ) -> None:
     """Submit ITEMS to PLAYBOOK and run them to their outcomes, showing each step live.
@@ -106,6 +120,7 @@ def run_cmd(
                 keep_worktrees=keep_worktrees,
                 fresh=fresh,
                 as_json=as_json,
+                grace=grace,
             ),
             create=True,
             lasting=True,
@@ -151,6 +166,7 @@ def submit_cmd(
     is_flag=True,
     help="Code work: leave every attempt's worktree in place (for debugging).",
 )
+@grace_option
 @pass_context
 def resume_cmd(
     ctx: Context,
@@ -159,6 +175,7 @@ def resume_cmd(
     live: bool | None,
     no_wait: bool,
     keep_worktrees: bool,
+    grace: float,
 ) -> None:
     """Finish every unfinished item in the store (after a crash, say).
 
@@ -186,6 +203,7 @@ def resume_cmd(
             not no_wait,
             [r.item_id for r in rows],
             keep_worktrees=keep_worktrees,
+            grace=grace,
         )
 
     sys.exit(ctx.run(go, lasting=True))
@@ -219,6 +237,7 @@ async def _recorded_playbook(store: Store, item_id: str, queue: str, ctx: Contex
     is_flag=True,
     help="Code work: leave every attempt's worktree in place (for debugging).",
 )
+@grace_option
 @pass_context
 def worker_cmd(
     ctx: Context,
@@ -226,15 +245,18 @@ def worker_cmd(
     concurrency: int,
     lease_seconds: float,
     keep_worktrees: bool,
+    grace: float,
 ) -> None:
-    """Work on the items of PLAYBOOKS as they arrive, until interrupted (Ctrl-C).
+    """Work on the items of PLAYBOOKS as they arrive, until stopped (Ctrl-C or SIGTERM).
 
     Start as many as you like on one shared store (redis://...): each item is worked on by
-    one worker at a time, and a worker that dies leaves its items to the others.
+    one worker at a time, and a worker that dies leaves its items to the others. Stopped,
+    it claims nothing more, lets the attempts in flight finish for up to --grace seconds,
+    gives its items back and exits 0; a second signal stops them at once.
     """
     books = [load_playbook(p, state_dir=ctx.state_dir) for p in playbooks]
 
-    async def go(store: Store) -> None:
+    async def go(store: Store) -> int:
         engine = Engine(
             store,
             books,
@@ -252,12 +274,16 @@ def worker_cmd(
         printer = asyncio.create_task(echo())
         names = ", ".join(b.name for b in books)
         ctx.err.print(f"worker {engine.owner} on {names}: waiting for work (Ctrl-C stops)")
+        say = functools.partial(ctx.err.print, highlight=False, soft_wrap=True)
         try:
-            await engine.run(None, stop=asyncio.Event())
+            with stop_on_signals(engine.stop, grace, say, "the worker") as signals:
+                await engine.run(None)
         finally:
             printer.cancel()
+        say(f"worker {engine.owner} stopped; the items it held are back in the queue")
+        return 0 if len(signals.received) < 2 else signals.exit_code
 
-    ctx.run(go, create=True, lasting=True)
+    sys.exit(ctx.run(go, create=True, lasting=True))
 
 
 @main.command("validate")

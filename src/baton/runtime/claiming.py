@@ -2,7 +2,10 @@
 task of its own, and notice when the items it was asked to run are settled.
 
 It claims again at once when the store says work may be claimable (submitted elsewhere,
-approved by a person, released by another engine); its poll is only a fallback.
+approved by a person, released by another engine); its poll is only a fallback. When the
+engine stops (runtime/shutdown.py) it claims nothing more, waits for its drivers to let
+their items go (or, after a halt, a few seconds for them to record it), then gives back
+every lease it still holds.
 """
 
 from __future__ import annotations
@@ -11,14 +14,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Collection
+from typing import Any
 
 from ..config.playbook import Playbook
 from ..core.state import ItemState, fold
 from ..core.vocabulary import FINAL_STATUSES
 from .driver import ItemDriver, Shared
+from .shutdown import Shutdown
 
 DriveTask = asyncio.Task[ItemState | None]
 log = logging.getLogger("baton.engine")
+
+HALT_SECONDS = 5.0
+"""After a halt: how long drivers get to record their stopped attempts, and the store to
+take the leases back, before the engine gives up on them (a store out of reach)."""
 
 
 class Claimer:
@@ -48,10 +57,14 @@ class Claimer:
         # finished items' tasks, and None whenever the store says work may be claimable
         finished: asyncio.Queue[DriveTask | None] = asyncio.Queue()
         unwatch = store.watch("work", lambda: finished.put_nowait(None))
+        shutdown = shared.shutdown
+        unwake = shutdown.on_change(lambda: finished.put_nowait(None))
         background = [
             asyncio.create_task(leases.keep()),
             asyncio.create_task(fleet.follow(min(self.poll_interval, 0.5))),
         ]
+        if stop is not None:  # the caller's stop: drain, letting attempts take their time
+            background.append(asyncio.create_task(_drain_when(stop, shutdown)))
         await fleet.refresh()
         await leases.free_the_dead()
         log.info(
@@ -71,7 +84,7 @@ class Claimer:
                 ):
                     await self._drop_settled(pending)  # others (a person, a cancel) end items
                     last_refresh = now
-                if (pending is not None and not pending) or (stop is not None and stop.is_set()):
+                if (pending is not None and not pending) or shutdown.draining.is_set():
                     break
                 free = self.concurrency - len(tasks)
                 claimed = await leases.claim(free, self.books) if free > 0 else []
@@ -107,14 +120,51 @@ class Claimer:
                         and self._settled(state.outcome is not None, state.waiting is not None)
                     ):
                         pending.discard(item_id)
-            if tasks:
+            if tasks and shutdown.draining.is_set():
+                await self._wind_down(tasks)
+            elif tasks:
                 await asyncio.gather(*tasks.values())
         finally:
             unwatch()
+            unwake()
             for job in (*background, *tasks.values()):
                 job.cancel()
             await asyncio.gather(*background, *tasks.values(), return_exceptions=True)
-            await leases.release_all()
+            if shutdown.draining.is_set():
+                try:
+                    async with asyncio.timeout(HALT_SECONDS):
+                        await leases.release_all()
+                except TimeoutError:
+                    log.warning(
+                        "engine %s could not give back its leases on %s (the store is out "
+                        "of reach): they lapse after %g s",
+                        leases.owner,
+                        ", ".join(sorted(leases.held)),
+                        leases.seconds,
+                    )
+            else:
+                await leases.release_all()
+
+    async def _wind_down(self, tasks: dict[str, DriveTask]) -> None:
+        """The engine is stopping: until every driver has let its item go; after a halt, a
+        few seconds more for them to record it."""
+        halted = self.shared.shutdown.halted
+        running: set[asyncio.Future[Any]] = set(tasks.values())
+        log.info("engine %s stops: %d items in flight", self.shared.leases.owner, len(running))
+        halt = asyncio.ensure_future(halted.wait())
+        try:
+            while running and not halted.is_set():
+                _, running = await asyncio.wait(
+                    running | {halt}, return_when=asyncio.FIRST_COMPLETED
+                )
+                running.discard(halt)
+        finally:
+            halt.cancel()
+        if running:
+            await asyncio.wait(running, timeout=HALT_SECONDS)
+        for task in tasks.values():
+            if task.done() and not task.cancelled():
+                task.result()  # an engine bug surfaces here
 
     async def _drive(self, item_id: str) -> ItemState | None:
         state = fold(item_id, await self.shared.store.load(item_id))
@@ -133,3 +183,8 @@ class Claimer:
     def _settled(self, final: bool, waiting: bool) -> bool:
         """An item with an outcome, or (not waiting for people) one parked for a person."""
         return final or (waiting and not self.wait_for_people)
+
+
+async def _drain_when(stop: asyncio.Event, shutdown: Shutdown) -> None:
+    await stop.wait()
+    shutdown.drain(None, "asked to stop")

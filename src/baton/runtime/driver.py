@@ -50,6 +50,7 @@ from .leases import Leases
 from .recording import Conflict, record, reload
 from .redact import Redactor
 from .rounds import Round
+from .shutdown import Interrupted, Shutdown, unless
 
 log = logging.getLogger("baton.engine")
 
@@ -78,6 +79,7 @@ class Shared:
     slots: dict[tuple[str, str], asyncio.Semaphore]  # (playbook, agent) -> its concurrency
     state_dir: Path
     keep_worktrees: bool
+    shutdown: Shutdown
 
 
 class ItemDriver:
@@ -110,11 +112,12 @@ class ItemDriver:
                     step = None
                     continue
                 log.debug("%s: %r", state.item_id, step)
-                if not runnable(step):
-                    await self.tidy()
-                    await shared.leases.release([state.item_id])
-                    return state
-                done = await self.perform(step)
+                if not runnable(step) or self._stopping(step):
+                    return await self.let_go()
+                try:
+                    done = await self.perform(step)
+                except Interrupted:  # the engine is stopping: nothing was recorded for it
+                    return await self.let_go()
                 step = None if isinstance(done, _DECIDE_AGAIN) else done
                 if live and state.outcome is not None:
                     await self.supersede(live)
@@ -122,20 +125,36 @@ class ItemDriver:
             if self.round is not None:
                 await self.round.stop()
 
+    def _stopping(self, step: Step) -> bool:
+        """Whether the engine's stop means leaving the item here: once it drains, nothing
+        new is begun (an attempt, a round, scoping); once it halts, nothing at all."""
+        shutdown = self.shared.shutdown
+        if not shutdown.draining.is_set():
+            return False
+        return shutdown.halted.is_set() or isinstance(step, Delegate | Fanout | Scope)
+
+    async def let_go(self) -> ItemState:
+        """Nothing more for this engine to do with the item (for now): give it back."""
+        await self.tidy()
+        await self.shared.leases.release([self.state.item_id])
+        return self.state
+
     async def perform(self, step: Step) -> Step | Conflict | Outdated:
         """Do one step and record what happened: the next step, or decide again."""
         book, state = self.book, self.state
+        halted = self.shared.shutdown.halted
         match step:
             case Delegate():
                 return await self.delegate(step)
             case Fanout():
                 return await self.fanout(step)
+            # a gate (or scoping) that a halt cuts off is recorded as nothing: it runs again
             case Verify():
-                entries = await effects.verify(book, state, step)
+                entries = await unless(halted, effects.verify(book, state, step))
             case Review():
-                entries = await effects.review(book, state, step)
+                entries = await unless(halted, effects.review(book, state, step))
             case Scope():
-                entries = await effects.scope(book, state)
+                entries = await unless(halted, effects.scope(book, state))
             case Apply():
                 entries = await effects.apply_change(state, step)
             case Recover(attempt=n):
@@ -176,7 +195,7 @@ class ItemDriver:
         if slot is None:
             reason = f"agent {step.agent!r} is no longer in playbook {book.name}"
             return await self.record([(ev.ITEM_ESCALATED, {"reason": reason})])
-        async with self._agent_slot(step.agent) as waited:
+        async with self._agent_slot(step.agent, unstarted=True) as waited:
             if waited and decide(state, shared.clock()) != step:
                 return Outdated(step)  # the budget ran out while waiting
             await self.tidy()  # the worktrees of the attempts before this one
@@ -197,7 +216,8 @@ class ItemDriver:
         if unknown:
             reason = f"agent {unknown[0]!r} is no longer in playbook {book.name}"
             return await self.record([(ev.ITEM_ESCALATED, {"reason": reason})])
-        await shared.fleet.until_active({agent for _, agent in step.attempts})
+        draining = shared.shutdown.draining
+        await unless(draining, shared.fleet.until_active({agent for _, agent in step.attempts}))
         await self.tidy()
         now = shared.clock()
         assignments = [
@@ -227,7 +247,7 @@ class ItemDriver:
     ) -> None:
         """One attempt of a round: run its agent, record its result (whatever else happened)."""
         try:
-            async with self._agent_slot(agent):
+            async with self._agent_slot(agent, unstarted=False):
                 entries = await self._attempt(agent, assignment, code)
             live.recording.add(n)  # from here on, a superseding acceptance waits for it
             await self._record_result(n, entries)
@@ -253,47 +273,62 @@ class ItemDriver:
                     break
 
     @contextlib.asynccontextmanager
-    async def _agent_slot(self, agent: str) -> AsyncIterator[bool]:
+    async def _agent_slot(self, agent: str, *, unstarted: bool) -> AsyncIterator[bool]:
         """One of the agent's concurrency slots, taken only while the agent is not paused:
         the kill switch is looked at again once a slot is free, so an item that waited for
-        one does not slip through a pause. Yields whether it had to wait."""
-        fleet = self.shared.fleet
+        one does not slip through a pause. Yields whether it had to wait. For an attempt
+        not yet on record (`unstarted`), the engine's stop ends the wait (Interrupted)."""
         semaphore = self.shared.slots[(self.book.name, agent)]
+        draining = self.shared.shutdown.draining
+        taking = self._take_slot(agent, semaphore)
+        waited = await (unless(draining, taking) if unstarted else taking)
+        try:
+            if unstarted and draining.is_set():
+                raise Interrupted  # the engine began to stop as the slot came free
+            yield waited
+        finally:
+            semaphore.release()
+
+    async def _take_slot(self, agent: str, semaphore: asyncio.Semaphore) -> bool:
+        fleet = self.shared.fleet
         waited = False
         while True:
             waited = await fleet.until_active([agent]) or waited  # held: the lease is kept
             waited = semaphore.locked() or waited
             await semaphore.acquire()
             if agent not in fleet.paused:
-                break
+                return waited
             semaphore.release()  # paused while it waited for the slot: wait again
             waited = True
-        try:
-            yield waited
-        finally:
-            semaphore.release()
 
     async def _attempt(
         self, agent: str, assignment: Assignment, code: CodePlan | None
     ) -> list[Entry]:
         """The agent's work on the assignment, stopped (and recorded so) when the agent is
-        paused with --stop meanwhile."""
-        stop = self.shared.fleet.stop_signal(agent)
+        paused with --stop meanwhile, or when the engine halts."""
+        shared = self.shared
+        stop = shared.fleet.stop_signal(agent)
         work = asyncio.ensure_future(
             effects.attempt(self.book.agents[agent].agent, assignment, code)
         )
         stopped = asyncio.ensure_future(stop.wait())
+        halted = asyncio.ensure_future(shared.shutdown.halted.wait())
         started = time.perf_counter()
         try:
-            await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({work, stopped, halted}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             if not work.done():
                 work.cancel()
             stopped.cancel()
-            await asyncio.gather(work, stopped, return_exceptions=True)
+            halted.cancel()
+            await asyncio.gather(work, stopped, halted, return_exceptions=True)
         if not work.cancelled():
             return work.result()
-        who = self.shared.fleet.stopped_by.get(agent, {})
+        if shared.shutdown.halted.is_set() and not stop.is_set():
+            reason = f"engine {shared.leases.owner} stopped before it finished: "
+            reason += shared.shutdown.why
+            return [(ev.ATTEMPT_ABANDONED, {"attempt": assignment.attempt, "reason": reason})]
+        who = shared.fleet.stopped_by.get(agent, {})
         reason = f": {who['reason']}" if who.get("reason") else ""
         error = f"stopped by {who.get('by') or 'a person'} (agents pause --stop){reason}"
         usage = {"seconds": time.perf_counter() - started}

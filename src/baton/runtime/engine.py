@@ -31,6 +31,7 @@ from .gc_threshold import fewer_collections
 from .leases import Leases, Owner
 from .recording import record
 from .redact import Redactor
+from .shutdown import Shutdown
 
 SUBMIT_CHUNK = 1000  # items recorded at once (one group commit on SQLite)
 
@@ -82,7 +83,21 @@ class Engine:
             },
             state_dir=self.state_dir,
             keep_worktrees=keep_worktrees,
+            shutdown=Shutdown(),
         )
+
+    def stop(self, grace: float | None = None, why: str = "") -> None:
+        """Stop working (`run` then returns): claim nothing more and begin no attempt; let
+        the attempts in flight finish (with their gates) for up to `grace` seconds (None: as
+        long as they take; 0: not at all), then stop them, recorded as abandoned by this
+        engine with `why`; give back every lease. Called again with a shorter grace, the
+        stop comes sooner. A stopped engine stays stopped."""
+        self.shared.shutdown.drain(grace, why)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop` was called."""
+        return self.shared.shutdown.draining.is_set()
 
     @property
     def paused(self) -> set[str]:
@@ -164,7 +179,9 @@ class Engine:
         stop: asyncio.Event | None = None,
         wait_for_people: bool = True,
     ) -> None:
-        """Work until every item in `items` has an outcome (or, with no items, until `stop`).
+        """Work until every item in `items` has an outcome (or, with no items, until
+        stopped: `stop` set, or the `stop()` method called; setting `stop` is `stop()`
+        without a grace).
 
         With `wait_for_people` False, an item parked for a person counts as finished too.
         """
