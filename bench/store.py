@@ -53,7 +53,7 @@ from urllib.parse import urlparse
 
 from baton import Engine, ItemSpec, MemoryStore
 from baton.core.events import Event, chain
-from baton.store import ItemSummary, Store, open_store
+from baton.store import Claim, ItemSummary, Store, open_store
 from baton.store.redis import RedisStore
 from baton.store.redis.transport import parse_url
 
@@ -196,9 +196,9 @@ async def latencies(
     await populate(store, pool)
     holding: list[str] = []
 
-    async def finish_oldest(i: int, got: list[str]) -> None:
+    async def finish_oldest(i: int, got: list[Claim]) -> None:
         assert len(got) == 1, got
-        holding.extend(got)
+        holding.extend(c.item_id for c in got)
         if len(holding) > held:
             item_id = holding.pop(0)
             done = chain(item_id, 1, first[item_id], time.time(), entries[-1:])
@@ -228,6 +228,7 @@ async def latencies(
     await populate(store, pool)
     leased = await store.claim(OWNER, limit=total, lease_seconds=600, queues=["append"])
     assert len(leased) == total, len(leased)
+    fences = dict(leased)  # an engine's appends carry its lease's fence
     step = next(e for e in entries if e[0] == "attempt.finished")
     writes = []
     for item_id, events, _ in pool:
@@ -241,7 +242,9 @@ async def latencies(
         assert len(stored) == 1 and stored[0].seq == 2, stored
 
     out["append"] = await measure(
-        lambda i: store.append(writes[i][0], 1, writes[i][1], writes[i][2]),
+        lambda i: store.append(
+            writes[i][0], 1, writes[i][1], writes[i][2], fence=fences[writes[i][0]]
+        ),
         samples,
         warmup,
         appended,
@@ -307,10 +310,10 @@ async def worker(url: str, items: int, concurrency: int, poll: float, timeout: f
     store = open_store(url)
     engine = Engine(store, noop.playbook(concurrency), concurrency=concurrency, poll_interval=poll)
     ids = [s.id for s in noop.specs(items) if s.id is not None]
-    claimed: list[str] = []
+    claimed: list[Claim] = []
     claim = store.claim
 
-    async def counted(owner: str, **kw: Any) -> list[str]:
+    async def counted(owner: str, **kw: Any) -> list[Claim]:
         got = await claim(owner, **kw)
         claimed.extend(got)
         return got

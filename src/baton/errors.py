@@ -103,6 +103,21 @@ class VersionConflict(StoreError):
         self.actual = actual
 
 
+class LeaseLost(StoreError):
+    """A fenced append came from a lease that is no longer the item's: another engine
+    claimed the item since (its fence is newer). Nothing was written; the writer must stop
+    working on the item and record nothing more for it."""
+
+    def __init__(self, log: str, fence: int, current: int) -> None:
+        super().__init__(
+            f"item {log!r} was claimed again since this engine's lease (fence {fence}; "
+            f"the item's is {current}): another engine holds it now"
+        )
+        self.log = log
+        self.fence = fence
+        self.current = current
+
+
 class AgentError(RuntimeFailure):
     """An agent failed to produce a result (crash, timeout, bad exit code).
 

@@ -103,7 +103,7 @@ async def test_a_restarted_server_loses_nothing_acknowledged(tmp_path: Path) -> 
         await store.append(
             "a", 0, chain("a", 0, "", 1.0, [("item.submitted", {})]), summary("a", 1)
         )
-        assert await store.claim("w", limit=1, lease_seconds=30) == ["a"]
+        assert [c.item_id for c in await store.claim("w", limit=1, lease_seconds=30)] == ["a"]
         server.kill()
 
         async def restart_soon() -> None:

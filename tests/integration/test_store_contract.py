@@ -8,11 +8,12 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from baton.core.events import chain, verify_chain
-from baton.errors import StoreError, VersionConflict
+from baton.errors import LeaseLost, StoreError, VersionConflict
 from baton.store import ItemSummary, SQLiteStore, Store, open_store
 
 BACKENDS = ["memory", "sqlite", "redis"]
@@ -58,6 +59,11 @@ def summary(
     return ItemSummary(
         item, queue, status, runnable, waiting, version, 0, f"objective {item}", created, created
     )
+
+
+async def ids(store: Store, owner: str, **kw: Any) -> list[str]:
+    """The ids a claim leased."""
+    return [c.item_id for c in await store.claim(owner, **kw)]
 
 
 async def put(store: Store, item: str, n: int = 1, **kw: object) -> None:
@@ -138,10 +144,10 @@ async def test_claim_is_exclusive_and_honours_queues(store: Store) -> None:
     claims = await asyncio.gather(
         *(store.claim(f"w{k}", limit=3, lease_seconds=30, queues=["q"]) for k in range(8))
     )
-    got = [i for c in claims for i in c]
+    got = [c.item_id for batch in claims for c in batch]
     assert len(got) == len(set(got)) == 15
     assert all(int(i[1:]) < 15 for i in got)
-    assert await store.claim("late", limit=5, lease_seconds=30, queues=["q"]) == []
+    assert await ids(store, "late", limit=5, lease_seconds=30, queues=["q"]) == []
 
 
 async def test_claims_take_started_items_before_never_started_ones(store: Store) -> None:
@@ -157,34 +163,65 @@ async def test_claims_take_started_items_before_never_started_ones(store: Store)
         events = chain(item, 0, "", 1.0, [("item.submitted", {})])
         row = ItemSummary(item, queue, "running", True, None, 1, attempts, "o", 1.0, updated)
         await store.append(item, 0, events, row)
-    got = await store.claim("w1", limit=3, lease_seconds=0.05)
+    got = await ids(store, "w1", limit=3, lease_seconds=0.05)
     assert sorted(got) == ["cut-early", "cut-late", "fresh-1"]  # in any order
     # one queue at a time, and after the leases lapse, the same order again
     await asyncio.sleep(0.1)
-    assert await store.claim("w2", limit=1, lease_seconds=30, queues=["q"]) == ["cut-late"]
-    assert await store.claim("w2", limit=1, lease_seconds=30, queues=["q"]) == ["fresh-1"]
-    assert await store.claim("w2", limit=1, lease_seconds=30, queues=["other"]) == ["cut-early"]
+    assert await ids(store, "w2", limit=1, lease_seconds=30, queues=["q"]) == ["cut-late"]
+    assert await ids(store, "w2", limit=1, lease_seconds=30, queues=["q"]) == ["fresh-1"]
+    assert await ids(store, "w2", limit=1, lease_seconds=30, queues=["other"]) == ["cut-early"]
     await store.release("w2", ["cut-early"])
-    assert await store.claim("w3", limit=1, lease_seconds=30) == ["cut-early"]
+    assert await ids(store, "w3", limit=1, lease_seconds=30) == ["cut-early"]
+
+
+async def test_fences_refuse_the_appends_of_a_lease_that_was_claimed_again(
+    store: Store,
+) -> None:
+    """An engine that lost its lease (it paused past the lease) writes nothing once another
+    has claimed the item: the fence is checked with the version, atomically."""
+    await put(store, "a")
+    (first,) = await store.claim("w1", limit=1, lease_seconds=0.05)
+    events = chain("a", 1, (await store.load("a"))[-1].hash, 2.0, [("item.scoped", {})])
+    row = summary("a", 2)
+    await asyncio.sleep(0.1)  # w1's lease lapses; w2 claims the item
+    (second,) = await store.claim("w2", limit=1, lease_seconds=30)
+    assert second.item_id == "a" and second.fence > first.fence
+    with pytest.raises(LeaseLost) as lost:
+        await store.append("a", 1, events, row, fence=first.fence)
+    assert (lost.value.fence, lost.value.current) == (first.fence, second.fence)
+    assert len(await store.load("a")) == 1, "nothing was written"
+    assert (await store.query(item_ids=["a"]))[0].version == 1
+    stored = await store.append("a", 1, events, row, fence=second.fence)
+    assert [e.seq for e in stored] == [2]
+    # a stale fence is refused even when the version is right; an unfenced append (a
+    # person's action) is checked by version alone
+    more = chain("a", 2, stored[-1].hash, 3.0, [("item.scoped", {})])
+    with pytest.raises(LeaseLost):
+        await store.append("a", 2, more, summary("a", 3), fence=first.fence)
+    await store.append("a", 2, more, summary("a", 3))
+    # a fence only grows: released and claimed again, the item gets a newer one
+    await store.release("w2", ["a"])
+    (third,) = await store.claim("w3", limit=1, lease_seconds=30)
+    assert third.fence > second.fence
 
 
 async def test_leases_expire_renew_and_release(store: Store) -> None:
     await put(store, "a")
     await put(store, "b")
-    assert sorted(await store.claim("w1", limit=5, lease_seconds=0.05)) == ["a", "b"]
+    assert sorted(await ids(store, "w1", limit=5, lease_seconds=0.05)) == ["a", "b"]
     assert await store.renew("w1", ["a"], 30) == ["a"]
     assert await store.renew("w2", ["b"], 30) == []
     await asyncio.sleep(0.1)
-    assert await store.claim("w2", limit=5, lease_seconds=30) == ["b"]  # a's lease was renewed
+    assert await ids(store, "w2", limit=5, lease_seconds=30) == ["b"]  # a's lease was renewed
     await store.release("w1", ["b"])  # not w1's any more: nothing changes
     assert (await store.query(item_ids=["b"]))[0].lease_owner == "w2"
     await store.release("w2", ["b"])
-    assert await store.claim("w3", limit=5, lease_seconds=30) == ["b"]
+    assert await ids(store, "w3", limit=5, lease_seconds=30) == ["b"]
 
 
 async def test_non_runnable_summary_releases_the_lease(store: Store) -> None:
     await put(store, "a")
-    assert await store.claim("w1", limit=1, lease_seconds=30) == ["a"]
+    assert await ids(store, "w1", limit=1, lease_seconds=30) == ["a"]
     first = await store.load("a")
     more = chain("a", 1, first[-1].hash, 2.0, [("human.requested", {"wait": "review"})])
     await store.append(
@@ -192,19 +229,19 @@ async def test_non_runnable_summary_releases_the_lease(store: Store) -> None:
     )
     row = (await store.query())[0]
     assert (row.lease_owner, row.runnable, row.waiting) == (None, False, "review")
-    assert await store.claim("w2", limit=1, lease_seconds=30) == []
+    assert await ids(store, "w2", limit=1, lease_seconds=30) == []
 
 
 async def test_drop_empties_the_store_and_positions_start_again(store: Store) -> None:
     await store.append("a", 0, chain("a", 0, "", 1.0, [("k", {}), ("k", {})]), summary("a", 2))
     await store.append("fleet", 0, chain("fleet", 0, "", 1.0, [("agent.paused", {})]))
-    assert await store.claim("w", limit=5, lease_seconds=30) == ["a"]
+    assert await ids(store, "w", limit=5, lease_seconds=30) == ["a"]
     await store.drop()
     assert await store.load("a") == [] and await store.read() == []
     assert await store.query(limit=None) == [] and await store.counts() == {}
     stored = await store.append("b", 0, chain("b", 0, "", 2.0, [("k", {})]), summary("b", 1))
     assert stored[0].position == 1
-    assert await store.claim("w", limit=5, lease_seconds=30) == ["b"]
+    assert await ids(store, "w", limit=5, lease_seconds=30) == ["b"]
 
 
 async def test_many_concurrent_appends_all_land(store: Store) -> None:
@@ -256,6 +293,36 @@ async def test_sqlite_shared_with_another_process(tmp_path: Path) -> None:
     await store.close()
 
 
+async def test_a_sqlite_file_of_baton_0_2_0_gains_fences_when_opened(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # the items table as baton 0.2.0 wrote it
+        conn.executescript(
+            """
+            CREATE TABLE items (item_id TEXT PRIMARY KEY, queue TEXT NOT NULL,
+                status TEXT NOT NULL, runnable INTEGER NOT NULL, waiting TEXT,
+                version INTEGER NOT NULL, attempts INTEGER NOT NULL, objective TEXT NOT NULL,
+                created_at REAL NOT NULL, updated_at REAL NOT NULL, lease_owner TEXT,
+                lease_until REAL);
+            CREATE INDEX items_claim ON items (runnable, queue, updated_at);
+            INSERT INTO items VALUES ('old', 'q', 'running', 1, NULL, 0, 1, 'o', 1, 1, NULL, NULL);
+            """
+        )
+    store = SQLiteStore(path)
+    try:
+        (claim,) = await store.claim("w", limit=1, lease_seconds=30)
+        assert claim == ("old", 1)
+        await put(store, "new")
+        assert [c.item_id for c in await store.claim("w", limit=5, lease_seconds=30)] == ["new"]
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "items_claim" not in indexes and "items_ready" in indexes
+    await SQLiteStore(path).close()  # and opening it again changes nothing
+
+
 def test_sqlite_errors_name_the_file(tmp_path: Path) -> None:
     bogus = tmp_path / "not-a-db"
     bogus.write_text("this is not a database " * 100)
@@ -283,7 +350,7 @@ async def test_watchers_hear_of_appends_and_of_claimable_work(store: Store) -> N
     await put(store, "a")
     assert await _woken(fed)
     assert await _woken(work)
-    assert await store.claim("w1", limit=1, lease_seconds=30) == ["a"]
+    assert await ids(store, "w1", limit=1, lease_seconds=30) == ["a"]
     await store.release("w1", ["a"])  # claimable again: watchers hear of it
     assert await _woken(work)
     stop_feed()
@@ -300,8 +367,8 @@ async def test_a_second_handle_on_a_shared_store_sees_and_wakes(shared_url: str)
         await put(two, "from-two")
         assert await _woken(fed)
         assert [e.log for e in await one.read()] == ["from-two"]
-        assert await one.claim("w", limit=5, lease_seconds=30) == ["from-two"]
-        assert await two.claim("w2", limit=5, lease_seconds=30) == []
+        assert await ids(one, "w", limit=5, lease_seconds=30) == ["from-two"]
+        assert await ids(two, "w2", limit=5, lease_seconds=30) == []
         stop()
     finally:
         await one.close()

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from baton.store import open_store
-from tests.conftest import ON_EVERY_STORE, Baton, Spawn
+from tests.conftest import ON_EVERY_STORE, Baton, Spawn, baton_env, spawn_baton
 from tests.integration.test_workers import lines, stop, wait_until, write_project
+from tests.redis_server import start_redis_server
 
 
 def started_by(folder: Path, pid: int) -> list[str]:
@@ -31,11 +32,12 @@ def finished_by(folder: Path, pid: int) -> set[str]:
     }
 
 
-def ready(worker: subprocess.Popen[str]) -> None:
-    """Wait for a spawned worker to say its store is open."""
+def ready(worker: subprocess.Popen[str]) -> str:
+    """Wait for a spawned worker to say its store is open; its engine's name."""
     assert worker.stderr is not None
     line = worker.stderr.readline()
     assert "waiting for work" in line, line
+    return line.split()[1]  # "worker OWNER on PLAYBOOKS: waiting for work ..."
 
 
 @ON_EVERY_STORE
@@ -88,7 +90,7 @@ SLOW = """\
 import os, sys, time
 item = os.environ["BATON_ITEM_ID"]
 with open("started.log", "a") as log:
-    log.write(f"{item} {os.environ['BATON_ATTEMPT']} {os.getppid()}\\n")
+    log.write(f"{item} {os.environ['BATON_ATTEMPT']} {os.getppid()} {os.getpid()}\\n")
 time.sleep(float(os.environ.get("SLOW_SECONDS", "2")))
 with open("finished.log", "a") as log:
     log.write(f"{item} {os.environ['BATON_ATTEMPT']} {os.getppid()}\\n")
@@ -200,3 +202,135 @@ def test_a_second_signal_stops_at_once(
         "asked to stop at once (SIGINT again)"
     ] * 2
     assert all(owner is None for owner in leases(baton_store).values())
+
+
+# --- fencing: a worker that lost its lease while alive -----------------------------------
+def start_slow_worker(
+    spawn: Spawn, seconds: float, *args: str
+) -> tuple[subprocess.Popen[str], str]:
+    os.environ["SLOW_SECONDS"] = str(seconds)
+    try:
+        worker = spawn("worker", "playbook.yaml", *args)
+    finally:
+        del os.environ["SLOW_SECONDS"]
+    return worker, ready(worker)
+
+
+def assert_one_takeover(recorded: list[dict[str, Any]], old: str, new: str) -> None:
+    """The takeover on record, with who and why; the cut attempt abandoned by the new
+    holder, truthfully; one result, the new holder's; no false word of a dead process."""
+    kinds = [e["kind"] for e in recorded]
+    assert kinds.count("item.accepted") == 1
+    started = [e["data"] for e in recorded if e["kind"] == "attempt.started"]
+    assert [(d["attempt"], d["engine"]) for d in started] == [(1, old), (2, new)]
+    (taken,) = [e["data"] for e in recorded if e["kind"] == "lease.taken_over"]
+    assert taken == {"from": old, "by": new, "why": "lease expired", "attempts": [1]}
+    (abandoned,) = [e["data"] for e in recorded if e["kind"] == "attempt.abandoned"]
+    assert abandoned["attempt"] == 1
+    assert abandoned["reason"].startswith(
+        f"taken over by engine {new}: engine {old} stopped renewing its lease"
+    )
+    assert [e["data"]["attempt"] for e in recorded if e["kind"] == "attempt.finished"] == [2]
+
+
+@ON_EVERY_STORE
+@pytest.mark.slow
+def test_a_paused_worker_loses_its_lease_and_records_nothing_for_the_item(
+    tmp_path: Path, spawn: Spawn, baton: Baton
+) -> None:
+    """The classic fencing case: worker A stops (SIGSTOP: a long GC pause, a frozen VM)
+    for longer than its lease while its agent runs; B takes the item over. When A wakes,
+    it stops its agent and writes nothing: before, A recorded its late result over B's
+    work, then "recovered" B's attempt as abandoned, and the two burned the budget."""
+    slow_project(tmp_path, 1)
+    a, owner_a = start_slow_worker(spawn, 60, "-c", "1", "--lease", "2")
+    b: subprocess.Popen[str] | None = None
+    try:
+        baton("submit", "playbook.yaml", "items.jsonl", check=True)
+        wait_until(lambda: len(lines(tmp_path, "started.log")) == 1, 60, "A's attempt running")
+        os.kill(a.pid, signal.SIGSTOP)  # the engine only: its agent's process runs on
+        time.sleep(3)  # past A's 2-second lease
+        b, owner_b = start_slow_worker(spawn, 4, "-c", "1", "--lease", "2")
+        wait_until(lambda: len(lines(tmp_path, "started.log")) == 2, 60, "B's attempt")
+        os.kill(a.pid, signal.SIGCONT)
+        wait_until(lambda: "accepted" in baton("status", "--json").stdout, 60, "B's result")
+    finally:
+        os.kill(a.pid, signal.SIGCONT)
+        errs = stop([w for w in (a, b) if w is not None])
+    assert_one_takeover(events(baton), owner_a, owner_b)
+    assert f"engine {owner_a} lost its lease on job-00" in errs[0], errs[0]
+    # A's agent was stopped when A found its lease gone (its process is no more)
+    agent_a = int(lines(tmp_path, "started.log")[0].split()[3])
+    with pytest.raises(ProcessLookupError):
+        os.kill(agent_a, 0)
+
+
+@pytest.mark.slow
+def test_two_workers_through_a_redis_outage_longer_than_the_lease(tmp_path: Path) -> None:
+    """The outage of the report: Redis (a server of the test's own) is down for twice the
+    lease while worker A's agent runs, then back. Whichever worker holds the item after
+    it, one engine's work is on record: the other writes nothing, and a takeover, if
+    there was one, says who took the item from whom and why."""
+    server = start_redis_server(tmp_path / "redis")
+    url = server.url
+    slow_project(tmp_path, 1)
+    spawn: Spawn = lambda *args: spawn_baton(tmp_path, *args, store=url)  # noqa: E731
+    workers: list[subprocess.Popen[str]] = []
+    try:
+        a, owner_a = start_slow_worker(spawn, 6, "-c", "1", "--lease", "2")
+        workers.append(a)
+        subprocess.run(
+            [sys.executable, "-m", "baton", "submit", "playbook.yaml", "items.jsonl"],
+            cwd=tmp_path,
+            env=baton_env(tmp_path, url),
+            check=True,
+            capture_output=True,
+        )
+        wait_until(lambda: len(lines(tmp_path, "started.log")) == 1, 60, "A's attempt running")
+        b, owner_b = start_slow_worker(spawn, 6, "-c", "1", "--lease", "2")
+        workers.append(b)
+        server.kill()
+        time.sleep(4)  # twice the lease
+        server.start()
+
+        def accepted() -> bool:
+            out = subprocess.run(
+                [sys.executable, "-m", "baton", "status", "--json"],
+                cwd=tmp_path,
+                env=baton_env(tmp_path, url),
+                capture_output=True,
+                text=True,
+            )
+            return out.returncode == 0 and '"accepted": 1' in out.stdout
+
+        wait_until(accepted, 120, "the item accepted")
+        errs = stop(workers)
+        out = subprocess.run(
+            [sys.executable, "-m", "baton", "events", "--json"],
+            cwd=tmp_path,
+            env=baton_env(tmp_path, url),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGKILL)
+        server.kill()
+    recorded = [json.loads(line) for line in out.splitlines()]
+    kinds = [e["kind"] for e in recorded]
+    assert kinds.count("item.accepted") == 1
+    assert all("is unreachable" in e for e in errs), errs
+    started = {
+        e["data"]["attempt"]: e["data"]["engine"]
+        for e in recorded
+        if e["kind"] == "attempt.started"
+    }
+    if "lease.taken_over" in kinds:  # B claimed the item before A could renew
+        assert_one_takeover(recorded, owner_a, owner_b)
+        assert f"engine {owner_a} lost its lease on job-00" in errs[0], errs[0]
+    else:  # A renewed first: its attempt went on, and nobody else wrote anything
+        assert started == {1: owner_a}
+        assert "attempt.abandoned" not in kinds
+        assert "lost its lease" not in errs[0] + errs[1]

@@ -15,7 +15,7 @@ from baton.config.sections import BudgetModel
 from baton.core import events as ev
 from baton.runtime.engine import Engine
 from baton.runtime.shutdown import Interrupted, Shutdown, unless
-from baton.store import MemoryStore
+from baton.store import MemoryStore, Store
 from baton.testing import FunctionAgent, item
 
 
@@ -26,12 +26,12 @@ async def until(check: Callable[[], bool], seconds: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def kinds(store: MemoryStore, item_id: str) -> list[str]:
+async def kinds(store: Store, item_id: str) -> list[str]:
     return [e.kind for e in await store.load(item_id)]
 
 
 def engine_with(work: Callable[[Assignment], object], concurrency: int = 2) -> Engine:
-    agent = FunctionAgent("w", work)  # type: ignore[arg-type]
+    agent = FunctionAgent("w", work)
     book = Playbook.build(
         "s", agents={"w": AgentSlot(agent, concurrency=concurrency)}, budget=BudgetModel(attempts=3)
     )

@@ -77,6 +77,8 @@ def describe(event: Event) -> str:
             return f"attempt {n} failed: {one_line(d['error'], 70)}"
         case ev.ATTEMPT_ABANDONED:
             return f"attempt {n} abandoned: {d.get('reason', '')}"
+        case ev.LEASE_TAKEN_OVER:
+            return f"taken over from engine {d.get('from')} by {d.get('by')} ({d.get('why')})"
         case ev.REVIEW_DECIDED:
             comments = f": {one_line(d['comments'], 50)}" if d.get("comments") else ""
             return f"review by {d['reviewer']} ({d.get('by', '')}): {d['decision']}{comments}"

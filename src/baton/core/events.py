@@ -22,10 +22,12 @@ ITEM_REOPENED = "item.reopened"  # by, comments, extra_attempts: a person gave m
 ITEM_FAILED = "item.failed"  # reason
 ITEM_CANCELLED = "item.cancelled"  # by, reason
 # --- attempts -------------------------------------------------------------------------
-ATTEMPT_STARTED = "attempt.started"  # attempt, agent, task
+ATTEMPT_STARTED = "attempt.started"  # attempt, agent, task, engine (the lease owner)
 ATTEMPT_FINISHED = "attempt.finished"  # attempt, output, usage, by
 ATTEMPT_FAILED = "attempt.failed"  # attempt, error, usage
-ATTEMPT_ABANDONED = "attempt.abandoned"  # attempt, reason (its process died)
+ATTEMPT_ABANDONED = "attempt.abandoned"  # attempt, reason (its engine stopped, or lost it)
+# --- leases ---------------------------------------------------------------------------
+LEASE_TAKEN_OVER = "lease.taken_over"  # from, by, why, attempts: another engine's work
 # --- gates ----------------------------------------------------------------------------
 REVIEW_DECIDED = "review.decided"  # attempt, reviewer, decision, comments, by
 REVIEW_FAILED = "review.failed"  # attempt, reviewer, error

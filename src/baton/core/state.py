@@ -29,6 +29,7 @@ class AttemptState:
     feedback: list[dict[str, Any]] | None = None
     by: str | None = None
     round: int = 0  # attempts started together (best-of-N) share a round; else its own
+    engine: str | None = None  # the engine (lease owner) that started it; None before 0.2
 
     @property
     def in_flight(self) -> bool:
@@ -111,6 +112,7 @@ def _attempt_started(s: ItemState, e: Event) -> None:
     d = e.data
     attempt = AttemptState(d["attempt"], d["agent"], e.at, task=d.get("task", {}))
     attempt.round = d.get("round", d["attempt"])
+    attempt.engine = d.get("engine")
     s.attempts.append(attempt)
 
 

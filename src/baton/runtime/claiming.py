@@ -91,6 +91,11 @@ class Claimer:
                 if claimed:
                     log.debug("claimed %s", ", ".join(claimed))
                 for item_id in claimed:
+                    if item_id in tasks:
+                        # still driving it: this engine's lease lapsed (a pause, an outage)
+                        # and it claimed the item again; its driver goes on under the new
+                        # fence, and the version check catches anything written meanwhile
+                        continue
                     task = asyncio.create_task(self._drive(item_id), name=item_id)
                     task.add_done_callback(finished.put_nowait)
                     tasks[item_id] = task
@@ -112,7 +117,7 @@ class Claimer:
                         continue
                     item_id = ended.get_name()
                     del tasks[item_id]
-                    leases.held.discard(item_id)
+                    leases.forget(item_id)
                     state = ended.result()
                     if (
                         pending is not None

@@ -40,13 +40,13 @@ from ..core.plan import CodePlan
 from ..core.records import Assignment
 from ..core.state import ItemState
 from ..core.transition import settle
-from ..errors import VersionConflict
+from ..errors import LeaseLost, VersionConflict
 from ..store.base import Store
 from ..system.git import GitError
 from . import effects
 from .bus import Bus
 from .fleet import Fleet
-from .leases import Leases
+from .leases import Leases, take_over
 from .recording import Conflict, record, reload
 from .redact import Redactor
 from .rounds import Round
@@ -90,6 +90,7 @@ class ItemDriver:
         self.book = book
         self.state = state
         self.round: Round | None = None  # a best-of-N round running here
+        self.taken_from: set[str] = set()  # engines whose work this driver took over
 
     @property
     def running(self) -> Collection[int]:
@@ -121,6 +122,18 @@ class ItemDriver:
                 step = None if isinstance(done, _DECIDE_AGAIN) else done
                 if live and state.outcome is not None:
                     await self.supersede(live)
+        except LeaseLost:
+            doing = ", ".join(str(n) for n in sorted(self._ours_in_flight())) or "none"
+            log.warning(
+                "engine %s lost its lease on %s to another engine: it stopped working on it "
+                "and recorded nothing more for it (attempts in flight here: %s; the new "
+                "holder records them as abandoned)",
+                shared.leases.owner,
+                state.item_id,
+                doing,
+            )
+            shared.leases.forget(state.item_id)
+            return state
         finally:
             if self.round is not None:
                 await self.round.stop()
@@ -160,13 +173,16 @@ class ItemDriver:
             case Recover(attempt=n):
                 # only a fresh decision may find an attempt lost, so this is never settled
                 # onto another step's events
-                reason = "the process running this attempt stopped before it finished"
-                entries = [(ev.ATTEMPT_ABANDONED, {"attempt": n, "reason": reason})]
+                entries = take_over(state, n, self.shared.leases.owner, self.taken_from)
             case _:  # an effect-free step decided afresh (at a claim, after a conflict)
                 entries = bookkeeping(state, step) or []
                 if not entries:
                     raise AssertionError(f"not an engine step: {step!r}")
         return await self.record(entries)
+
+    def _ours_in_flight(self) -> list[int]:
+        me = self.shared.leases.owner
+        return [a.n for a in self.state.attempts if a.in_flight and a.engine == me]
 
     async def record(self, entries: list[Entry]) -> Step | Conflict:
         """Settle `entries` onto the state (with the effect-free steps they lead to) and
@@ -178,8 +194,9 @@ class ItemDriver:
             if shared.redactor:
                 entries = [(kind, shared.redactor.data(data)) for kind, data in entries]
             transition = settle(state, entries, shared.clock(), self.running)
+            fence = shared.leases.fence(state.item_id)  # LeaseLost: no longer ours to write
             try:
-                stored = await record(shared.store, transition)
+                stored = await record(shared.store, transition, fence)
             except VersionConflict as exc:
                 await reload(shared.store, state)
                 return Conflict(exc.log, exc.expected, exc.actual)
@@ -202,7 +219,12 @@ class ItemDriver:
             assignment = await effects.build_assignment(
                 book, state, step, shared.clock(), shared.state_dir
             )
-            started = {"attempt": step.attempt, "agent": step.agent, "task": assignment.record()}
+            started = {
+                "attempt": step.attempt,
+                "agent": step.agent,
+                "task": assignment.record(),
+                "engine": shared.leases.owner,
+            }
             begun = await self.record([(ev.ATTEMPT_STARTED, started)])
             if isinstance(begun, Conflict):
                 return begun
@@ -229,7 +251,13 @@ class ItemDriver:
         started = [
             (
                 ev.ATTEMPT_STARTED,
-                {"attempt": n, "agent": agent, "task": assignment.record(), "round": step.round},
+                {
+                    "attempt": n,
+                    "agent": agent,
+                    "task": assignment.record(),
+                    "round": step.round,
+                    "engine": shared.leases.owner,
+                },
             )
             for (n, agent), assignment in zip(step.attempts, assignments, strict=True)
         ]
@@ -313,17 +341,22 @@ class ItemDriver:
         )
         stopped = asyncio.ensure_future(stop.wait())
         halted = asyncio.ensure_future(shared.shutdown.halted.wait())
+        lost = shared.leases.lost(self.state.item_id)
+        gone = asyncio.ensure_future(lost.wait())
         started = time.perf_counter()
         try:
-            await asyncio.wait({work, stopped, halted}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({work, stopped, halted, gone}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             if not work.done():
                 work.cancel()
-            stopped.cancel()
-            halted.cancel()
-            await asyncio.gather(work, stopped, halted, return_exceptions=True)
+            for waiter in (stopped, halted, gone):
+                waiter.cancel()
+            await asyncio.gather(work, stopped, halted, gone, return_exceptions=True)
         if not work.cancelled():
             return work.result()
+        if lost.is_set():  # the lease lapsed: the agent was stopped; nothing is recorded
+            fence = shared.leases.fences.get(self.state.item_id, 0)
+            raise LeaseLost(self.state.item_id, fence, -1)
         if shared.shutdown.halted.is_set() and not stop.is_set():
             reason = f"engine {shared.leases.owner} stopped before it finished: "
             reason += shared.shutdown.why

@@ -2,6 +2,11 @@
 every third of the lease while it works; a killed engine's leases expire, and an engine
 starting on the same host gives back at once those of local processes that are gone.
 
+Each lease has a fence (store/base.py) that the engine's appends for the item carry, so
+the store refuses them once another engine has claimed the item. A renewal that finds a
+lease gone signals the item's driver (`lost`), which stops the attempt's agent and
+records nothing more.
+
 An owner is `host:pid:nonce` in the store (a plain string there, so any backend keeps it);
 `Owner` is what the engine reads it as.
 """
@@ -16,7 +21,11 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from ..core import events as ev
+from ..core.bookkeeping import Entry
+from ..core.state import ItemState
 from ..core.vocabulary import ACTIVE_STATUSES
+from ..errors import LeaseLost
 from ..store.base import Store
 
 log = logging.getLogger("baton.engine")
@@ -67,42 +76,76 @@ class Leases:
         self.store = store
         self.owner = owner
         self.seconds = seconds
-        self.held: set[str] = set()
+        self.fences: dict[str, int] = {}  # the items held, each with its lease's fence
+        self._lost: dict[str, asyncio.Event] = {}  # set when a renewal finds it gone
+
+    @property
+    def held(self) -> set[str]:
+        return set(self.fences)
 
     async def claim(self, limit: int, queues: Collection[str]) -> list[str]:
         """Lease up to `limit` runnable items of `queues` that nobody holds."""
         claimed = await self.store.claim(
             self.owner, limit=limit, lease_seconds=self.seconds, queues=list(queues)
         )
-        self.held.update(claimed)
-        return claimed
+        for item_id, fence in claimed:
+            self.fences[item_id] = fence
+            signal = self._lost.get(item_id)
+            if signal is not None and signal.is_set():  # a driver heard it: a fresh one
+                del self._lost[item_id]
+        return [c.item_id for c in claimed]
+
+    def fence(self, item_id: str) -> int:
+        """The fence of this engine's lease on the item, for its appends (LeaseLost when
+        the engine does not hold it: a write it must not make)."""
+        fence = self.fences.get(item_id)
+        if fence is None:
+            raise LeaseLost(item_id, 0, -1)
+        return fence
+
+    def lost(self, item_id: str) -> asyncio.Event:
+        """Set when a renewal finds that this engine's lease on the item is gone."""
+        signal = self._lost.get(item_id)
+        if signal is None:
+            signal = self._lost[item_id] = asyncio.Event()
+        return signal
+
+    def forget(self, item_id: str) -> None:
+        """The item's driver is done: nothing more is written for it under this lease."""
+        self.fences.pop(item_id, None)
+        self._lost.pop(item_id, None)
 
     async def release(self, item_ids: Collection[str]) -> None:
         """Give back leases (an item done with, for now)."""
-        self.held.difference_update(item_ids)
+        for item_id in item_ids:
+            self.forget(item_id)
         await self.store.release(self.owner, list(item_ids))
 
     async def release_all(self) -> None:
-        if self.held:
-            await self.release(list(self.held))
+        if self.fences:
+            await self.release(list(self.fences))
 
     async def keep(self) -> None:
         """Renew what is held every third of the lease, for as long as the engine runs; say
         so when a lease was lost (it expired while the store was out of reach)."""
         while True:
             await asyncio.sleep(self.seconds / 3)
-            if not self.held:
+            if not self.fences:
                 continue
-            wanted = list(self.held)
+            wanted = list(self.fences)
             still = await self.store.renew(self.owner, wanted, self.seconds)
-            lost = (set(wanted) - set(still)) & self.held  # not the ones just released
+            lost = (set(wanted) - set(still)) & set(self.fences)  # not the ones let go
             if lost:
                 log.warning(
-                    "engine %s lost the lease on %s (expired while the store was out of "
-                    "reach?): another engine may take them over; appends stay consistent",
+                    "engine %s lost its lease on %s (it lapsed: the store was out of reach, "
+                    "or this process paused, for longer than the lease): it stops working on "
+                    "them and records nothing more for them; the engine that claims them "
+                    "next records what was in flight as abandoned",
                     self.owner,
                     ", ".join(sorted(lost)),
                 )
+                for item_id in lost:
+                    self.lost(item_id).set()
 
     async def free_the_dead(self) -> None:
         """Give back the leases of engines on this host whose process is gone (kill -9)."""
@@ -116,3 +159,34 @@ class Leases:
                 dead.setdefault(row.lease_owner, []).append(row.item_id)
         for owner_text, ids in dead.items():
             await self.store.release(owner_text, ids)
+
+
+def take_over(state: ItemState, n: int, me: str, taken_from: set[str]) -> list[Entry]:
+    """What engine `me` records for attempt `n`, on record as in flight though no agent
+    runs it here: the engine that started it lost the item (`me` holds the newest lease,
+    which the append's fence proves). The attempt abandoned, saying why, and, once per
+    engine taken over from (`taken_from` remembers them), the takeover itself."""
+    prior = state.attempt(n).engine
+    entries: list[Entry] = []
+    if prior is None:  # started by baton 0.1, which did not say by whom
+        reason = "the engine running it stopped before it finished"
+    elif prior == me:
+        reason = "this engine lost its lease on the item while it ran; its result was dropped"
+    else:
+        owner = Owner.parse(prior)
+        if owner is not None and owner.gone():
+            why, detail = "owner gone", f"engine {prior}'s process is gone"
+        else:
+            why = "lease expired"
+            detail = (
+                f"engine {prior} stopped renewing its lease (it crashed, paused, or lost the "
+                "store for longer than the lease)"
+            )
+        if prior not in taken_from:
+            taken_from.add(prior)
+            theirs = [a.n for a in state.attempts if a.in_flight and a.engine == prior]
+            taken = {"from": prior, "by": me, "why": why, "attempts": theirs}
+            entries.append((ev.LEASE_TAKEN_OVER, taken))
+        reason = f"taken over by engine {me}: {detail}"
+    entries.append((ev.ATTEMPT_ABANDONED, {"attempt": n, "reason": reason}))
+    return entries

@@ -35,13 +35,14 @@ class Conflict:
     actual: int
 
 
-async def record(store: Store, transition: Transition) -> list[Event]:
+async def record(store: Store, transition: Transition, fence: int | None = None) -> list[Event]:
     """Append a transition; its events as stored (with their global positions).
 
     Raises VersionConflict, having written nothing, when the log is no longer at the
-    version the transition follows."""
+    version the transition follows; with the `fence` of the writer's lease (an engine's
+    writes), LeaseLost when another engine has claimed the item since."""
     t = transition
-    return await store.append(t.log, t.expected, t.events, t.summary)
+    return await store.append(t.log, t.expected, t.events, t.summary, fence=fence)
 
 
 async def reload(store: Store, state: ItemState) -> None:

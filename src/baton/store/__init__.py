@@ -2,9 +2,9 @@
 global feed read from them, and opening one from a URL (`baton.stores` entry points)."""
 
 from ..core.index import ItemSummary
-from .base import Store
+from .base import Claim, Store
 from .memory import MemoryStore
 from .opener import open_store
 from .sqlite import SQLiteStore
 
-__all__ = ["ItemSummary", "MemoryStore", "SQLiteStore", "Store", "open_store"]
+__all__ = ["Claim", "ItemSummary", "MemoryStore", "SQLiteStore", "Store", "open_store"]

@@ -3,16 +3,29 @@
 Each log (one per item, plus the fleet log) is appended to with an expected version, so
 two writers never both extend the same log. Nothing here spans two logs in one
 transaction, so a networked store can implement it with per-key atomic operations.
+
+Leases are fenced: every claim of an item hands out a number larger than any before it
+for that item (its fence), and an engine's appends carry the fence of its lease. The
+store refuses (LeaseLost) an append whose fence is not the item's latest, in the same
+atomic step as the version check, so an engine that lost its lease (a pause, an outage
+longer than the lease) can write nothing more for the item once another has claimed it.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Collection, Sequence
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from ..core.events import Event
 from ..core.index import ItemSummary
+
+
+class Claim(NamedTuple):
+    """An item leased by `claim`, with the lease's fence (what the holder's appends carry)."""
+
+    item_id: str
+    fence: int
 
 
 @runtime_checkable
@@ -25,11 +38,16 @@ class Store(Protocol):
         expected_version: int,
         events: Sequence[Event],
         summary: ItemSummary | None = None,
+        *,
+        fence: int | None = None,
     ) -> list[Event]:
         """Append events to a log that is at `expected_version`, atomically with its summary.
 
-        Raises VersionConflict (and writes nothing) if the log has moved. Returns the events
-        with their global `position`. A summary that is not runnable releases any lease.
+        Raises VersionConflict (and writes nothing) if the log has moved. With a `fence`
+        (an item's append by the engine holding its lease; only with a summary), raises
+        LeaseLost and writes nothing if the item was claimed since: its latest fence is
+        not this one. Returns the events with their global `position`. A summary that is
+        not runnable releases any lease.
         """
         ...
 
@@ -61,8 +79,9 @@ class Store(Protocol):
         limit: int,
         lease_seconds: float,
         queues: Collection[str] | None = None,
-    ) -> list[str]:
-        """Lease up to `limit` runnable items that nobody holds (or whose lease expired)."""
+    ) -> list[Claim]:
+        """Lease up to `limit` runnable items that nobody holds (or whose lease expired),
+        lowest `ItemSummary.claim_score` first; each with its new fence."""
         ...
 
     async def renew(self, owner: str, item_ids: Collection[str], lease_seconds: float) -> list[str]:

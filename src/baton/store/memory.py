@@ -8,8 +8,8 @@ from collections.abc import Callable, Collection, Sequence
 
 from ..core.events import Event
 from ..core.index import ItemSummary
-from ..errors import VersionConflict
-from .base import Topic, Watchers
+from ..errors import LeaseLost, VersionConflict
+from .base import Claim, Topic, Watchers
 
 _new = tuple.__new__  # an Event with its position, without the NamedTuple's __new__ (hot path)
 
@@ -25,6 +25,7 @@ class MemoryStore:
         self._started: dict[str, None] = {}
         self._fresh: dict[str, None] = {}
         self._leases: dict[str, tuple[str, float]] = {}  # item id -> (owner, until)
+        self._fences: dict[str, int] = {}  # item id -> the fence of its latest claim
         self._feed: list[Event] = []
         self._watchers = Watchers()
 
@@ -34,7 +35,11 @@ class MemoryStore:
         expected_version: int,
         events: Sequence[Event],
         summary: ItemSummary | None = None,
+        *,
+        fence: int | None = None,
     ) -> list[Event]:
+        if fence is not None and summary is not None and fence != self._fences.get(log, 0):
+            raise LeaseLost(log, fence, self._fences.get(log, 0))
         existing = self._logs.get(log)
         actual = len(existing) if existing else 0
         if actual != expected_version:
@@ -106,7 +111,7 @@ class MemoryStore:
         limit: int,
         lease_seconds: float,
         queues: Collection[str] | None = None,
-    ) -> list[str]:
+    ) -> list[Claim]:
         now = time.time()
         claimed: list[str] = []
         for item_id in itertools.chain(self._started, self._fresh):
@@ -118,9 +123,12 @@ class MemoryStore:
             if lease is not None and lease[1] > now:
                 continue
             claimed.append(item_id)
+        got = []
         for item_id in claimed:
             self._leases[item_id] = (owner, now + lease_seconds)
-        return claimed
+            fence = self._fences[item_id] = self._fences.get(item_id, 0) + 1
+            got.append(Claim(item_id, fence))
+        return got
 
     async def renew(self, owner: str, item_ids: Collection[str], lease_seconds: float) -> list[str]:
         until = time.time() + lease_seconds
@@ -152,6 +160,7 @@ class MemoryStore:
         self._started.clear()
         self._fresh.clear()
         self._leases.clear()
+        self._fences.clear()
         self._feed.clear()
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ Keys, all under a prefix (`baton:` unless the URL says `?prefix=`); the Lua scri
     ready:{queue}    zset   runnable items nobody holds, by claim score (ItemSummary.claim_score:
                             started items first, then by last update)
     leases           hash   item id -> `owner TAB until`;  expiry  zset  item id by until
+    fences           hash   item id -> the fence of its latest claim (never lowered)
 
 Channels `feed` (a new last position) and `work` (an item became claimable) only wake
 watchers; what happened is always read from the keys, so a missed message loses nothing.

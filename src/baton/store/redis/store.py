@@ -15,8 +15,8 @@ from typing import Any
 
 from ...core.events import Event
 from ...core.index import ItemSummary
-from ...errors import NotFound, VersionConflict
-from ..base import TOPICS, Topic, Watchers
+from ...errors import LeaseLost, NotFound, VersionConflict
+from ..base import TOPICS, Claim, Topic, Watchers
 from . import keys
 from .keys import Keys
 from .transport import DEFAULT_RECONNECT, Command, Transport, key_exists, parse_url
@@ -47,6 +47,8 @@ class RedisStore:
         expected_version: int,
         events: Sequence[Event],
         summary: ItemSummary | None = None,
+        *,
+        fence: int | None = None,
     ) -> list[Event]:
         if not events:
             return []
@@ -57,6 +59,7 @@ class RedisStore:
             s = summary
             head = [log, expected_version, 1, s.status, s.queue, int(s.runnable)]
             head += [repr(s.claim_score), repr(s.created_at), keys.summary_body(s)]
+        head.append("" if fence is None or summary is None else fence)
 
         async def landed() -> list[int] | None:
             """After a lost reply: the script's reply, if the append reached the log."""
@@ -72,16 +75,19 @@ class RedisStore:
         )
         if first == -1:
             raise VersionConflict(log, expected_version, int(actual))
+        if first == -2:
+            assert fence is not None
+            raise LeaseLost(log, fence, int(actual))
         return [keys.positioned(e, first + i) for i, e in enumerate(events)]
 
     async def claim(
         self, owner: str, *, limit: int, lease_seconds: float, queues: Collection[str] | None = None
-    ) -> list[str]:
+    ) -> list[Claim]:
         if limit <= 0 or (queues is not None and not queues):
             return []
         args = [owner, limit, repr(float(lease_seconds)), *(queues or ())]
         got = await self._t.run("claim", self._script("claim", args))
-        return [i.decode() for i in got]
+        return [Claim(got[i].decode(), int(got[i + 1])) for i in range(0, len(got), 2)]
 
     async def renew(self, owner: str, item_ids: Collection[str], lease_seconds: float) -> list[str]:
         if not item_ids:

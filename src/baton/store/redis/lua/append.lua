@@ -1,22 +1,30 @@
--- Append events to one log if it is at the expected version, atomically with the item's
--- index entries. KEYS[1]: the prefix. ARGV: log, expected version, has summary (0/1),
--- status, queue, runnable (0/1), claim score, created_at, summary JSON, n, event JSON x n.
--- Returns {first position, version found}; first = -1 means the version did not match.
+-- Append events to one log if it is at the expected version (and, given a fence, if the
+-- item's latest claim is the one with that fence), atomically with the item's index
+-- entries. KEYS[1]: the prefix. ARGV: log, expected version, has summary (0/1), status,
+-- queue, runnable (0/1), claim score, created_at, summary JSON, fence ('' for none), n,
+-- event JSON x n. Returns {first position, version found}; first = -1 means the version
+-- did not match, -2 that the fence did not (the second value is then the item's fence).
 local p = KEYS[1]
 local log = ARGV[1]
 local expected = tonumber(ARGV[2])
+if ARGV[10] ~= '' then
+  local fence = tonumber(redis.call('HGET', p .. 'fences', log) or '0')
+  if fence ~= tonumber(ARGV[10]) then
+    return {-2, fence}
+  end
+end
 local logkey = p .. 'log:' .. log
 local actual = redis.call('LLEN', logkey)
 if actual ~= expected then
   return {-1, actual}
 end
-local n = tonumber(ARGV[10])
+local n = tonumber(ARGV[11])
 local last = redis.call('INCRBY', p .. 'position', n)
 local first = last - n + 1
 local bodies = {}
 local refs = {}
 for i = 1, n do
-  bodies[i] = tostring(first + i - 1) .. '\t' .. ARGV[10 + i]
+  bodies[i] = tostring(first + i - 1) .. '\t' .. ARGV[11 + i]
   refs[i] = log .. '\t' .. tostring(expected + i)
 end
 redis.call('RPUSH', logkey, unpack(bodies))

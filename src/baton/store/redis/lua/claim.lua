@@ -1,7 +1,9 @@
 -- Lease up to `limit` claimable items to `owner`, lowest claim score first (started
 -- items, then never-started ones, each oldest update first), on the server's
 -- clock (so workers on several machines agree). Expired leases are reclaimed first.
+-- Each claim raises the item's fence (`fences`), which the holder's appends carry.
 -- KEYS[1]: the prefix. ARGV: owner, limit, lease seconds, queue... (none: every queue).
+-- Returns {id, fence, id, fence, ...}.
 local p = KEYS[1]
 local owner = ARGV[1]
 local limit = tonumber(ARGV[2])
@@ -44,5 +46,6 @@ for i = 1, math.min(limit, #candidates) do
   redis.call('HSET', p .. 'leases', id, lease)
   redis.call('ZADD', p .. 'expiry', until_, id)
   got[#got + 1] = id
+  got[#got + 1] = redis.call('HINCRBY', p .. 'fences', id, 1)
 end
 return got

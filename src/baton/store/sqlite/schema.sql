@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS items (
     created_at  REAL    NOT NULL,
     updated_at  REAL    NOT NULL,
     lease_owner TEXT,
-    lease_until REAL
+    lease_until REAL,
+    lease_fence INTEGER NOT NULL DEFAULT 0  -- raised by every claim (store/base.py)
 );
 
 -- the claim order (ItemSummary.claim_score): items that have had an attempt first, then

@@ -17,48 +17,31 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import orjson
 
-from ..core.events import Event
-from ..core.index import ItemSummary
-from ..errors import NotFound, StoreError, VersionConflict
-from .base import Topic, Watchers
+from ...core.events import Event
+from ...core.index import ItemSummary
+from ...errors import LeaseLost, NotFound, StoreError, VersionConflict
+from ..base import Claim, Topic, Watchers
+from .statements import (
+    CHUNK,
+    CLAIMABLE,
+    COLUMNS,
+    EVENT_COLUMNS,
+    INSERT_EVENT,
+    INSERT_ITEM,
+    UPDATE_ITEM,
+    WATCH_INTERVAL,
+    event_of,
+    prepare,
+    summary_of,
+    with_position,
+)
 
-_SCHEMA = resources.files("baton.store").joinpath("schema.sql").read_text(encoding="utf-8")
 T = TypeVar("T")
-_CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
-
-# the summary row carries the log's version, so for item logs the version check and the
-# index update are one statement: an insert for a new item, a guarded update otherwise
-_INSERT_ITEM = """
-INSERT INTO items (item_id, queue, status, runnable, waiting, version, attempts, objective,
-                   created_at, updated_at, lease_owner, lease_until)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)
-ON CONFLICT (item_id) DO NOTHING
-"""
-_UPDATE_ITEM = """
-UPDATE items SET queue = ?, status = ?, runnable = ?, waiting = ?, version = ?, attempts = ?,
-    objective = ?, created_at = ?, updated_at = ?,
-    lease_owner = CASE WHEN ? THEN lease_owner END,
-    lease_until = CASE WHEN ? THEN lease_until END
-WHERE item_id = ? AND version = ?
-"""
-_EVENT_COLUMNS = "log, seq, kind, at, data, prev, hash, position"
-_INSERT_EVENT = (
-    "INSERT INTO events (log, seq, kind, at, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-_CLAIMABLE = (
-    "SELECT 1 FROM items WHERE runnable = 1 AND (lease_until IS NULL OR lease_until <= ?) LIMIT 1"
-)
-WATCH_INTERVAL = 0.05  # seconds between looks at PRAGMA data_version while someone watches
-_COLUMNS = (
-    "item_id, queue, status, runnable, waiting, version, attempts, objective, "
-    "created_at, updated_at, lease_owner, lease_until"
-)
 
 
 class _Op:
@@ -84,7 +67,7 @@ class SQLiteStore:
                     f"SQLite store {self.path}: cannot create its folder: {exc}"
                 ) from exc
             self._reader = self._connect()
-            self._reader.executescript(_SCHEMA)
+            prepare(self._reader)
         self._read_lock = threading.Lock()
         with self._mapped("open"):
             self._writer = self._connect()
@@ -133,7 +116,7 @@ class SQLiteStore:
             for op in ops:
                 try:
                     results.append((True, op.fn(conn)))
-                except VersionConflict as exc:  # checked before writing: nothing to undo
+                except (VersionConflict, LeaseLost) as exc:  # checked before writing
                     results.append((False, exc))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -150,6 +133,8 @@ class SQLiteStore:
         expected_version: int,
         events: Sequence[Event],
         summary: ItemSummary | None = None,
+        *,
+        fence: int | None = None,
     ) -> list[Event]:
         rows = [(e.log, e.seq, e.kind, e.at, orjson.dumps(e.data), e.prev, e.hash) for e in events]
 
@@ -165,34 +150,36 @@ class SQLiteStore:
                 values: tuple[Any, ...] = (s.queue, s.status, int(s.runnable), s.waiting)
                 values += (s.version, s.attempts, s.objective, s.created_at, s.updated_at)
                 if expected_version == 0:
-                    done = conn.execute(_INSERT_ITEM, (s.item_id, *values)).rowcount
+                    done = conn.execute(INSERT_ITEM, (s.item_id, *values)).rowcount
                 else:
                     runnable = int(s.runnable)
-                    guard = (runnable, runnable, s.item_id, expected_version)
-                    done = conn.execute(_UPDATE_ITEM, (*values, *guard)).rowcount
+                    guard = (runnable, runnable, s.item_id, expected_version, fence, fence)
+                    done = conn.execute(UPDATE_ITEM, (*values, *guard)).rowcount
                 if not done:
                     row = conn.execute(
-                        "SELECT version FROM items WHERE item_id = ?", (log,)
+                        "SELECT version, lease_fence FROM items WHERE item_id = ?", (log,)
                     ).fetchone()
+                    if row and fence is not None and row[1] != fence:
+                        raise LeaseLost(log, fence, row[1])
                     raise VersionConflict(log, expected_version, row[0] if row else 0)
             if len(rows) == 1:
-                position = conn.execute(_INSERT_EVENT, rows[0]).lastrowid
+                position = conn.execute(INSERT_EVENT, rows[0]).lastrowid
                 assert position is not None  # an INSERT sets it
                 return [position]
-            conn.executemany(_INSERT_EVENT, rows)
+            conn.executemany(INSERT_EVENT, rows)
             # one writer holds the lock, so the rows just inserted have consecutive positions
             last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             return list(range(last - len(rows) + 1, last + 1))
 
         positions = await self._write(write)
-        return [_with_position(e, p) for e, p in zip(events, positions, strict=True)]
+        return [with_position(e, p) for e, p in zip(events, positions, strict=True)]
 
     async def claim(
         self, owner: str, *, limit: int, lease_seconds: float, queues: Collection[str] | None = None
-    ) -> list[str]:
+    ) -> list[Claim]:
         queue_list = list(queues) if queues is not None else None
 
-        def write(conn: sqlite3.Connection) -> list[str]:
+        def write(conn: sqlite3.Connection) -> list[Claim]:
             now = time.time()
             where = "runnable = 1 AND (lease_until IS NULL OR lease_until <= ?)"
             params: list[Any] = [now]
@@ -202,12 +189,13 @@ class SQLiteStore:
                 where += f" AND queue IN ({','.join('?' * len(queue_list))})"
                 params.extend(queue_list)
             sql = (  # the order of ItemSummary.claim_score (the items_ready index)
-                "UPDATE items SET lease_owner = ?, lease_until = ? WHERE item_id IN "
-                f"(SELECT item_id FROM items WHERE {where} "
+                "UPDATE items SET lease_owner = ?, lease_until = ?, lease_fence = lease_fence + 1 "
+                f"WHERE item_id IN (SELECT item_id FROM items WHERE {where} "
                 "ORDER BY attempts = 0, updated_at LIMIT ?) "
-                "RETURNING item_id"
+                "RETURNING item_id, lease_fence"
             )
-            return [r[0] for r in conn.execute(sql, [owner, now + lease_seconds, *params, limit])]
+            rows = conn.execute(sql, [owner, now + lease_seconds, *params, limit])
+            return [Claim(item_id, fence) for item_id, fence in rows]
 
         return await self._write(write)
 
@@ -252,18 +240,18 @@ class SQLiteStore:
     async def load(self, log: str, after: int = 0) -> list[Event]:
         rows = self._read(
             "load",
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE log = ? AND seq > ? ORDER BY seq",
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE log = ? AND seq > ? ORDER BY seq",
             (log, after),
         )
-        return [_event(r) for r in rows]
+        return [event_of(r) for r in rows]
 
     async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
         rows = self._read(
             "read",
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
             (after, limit),
         )
-        return [_event(r) for r in rows]
+        return [event_of(r) for r in rows]
 
     async def query(
         self,
@@ -289,7 +277,7 @@ class SQLiteStore:
             wanted = set(item_ids)
             rows = (
                 await self.query(statuses=statuses, queue=queue, waiting=waiting, limit=None)
-                if len(wanted) > _CHUNK
+                if len(wanted) > CHUNK
                 else None
             )
             if rows is not None:
@@ -297,12 +285,12 @@ class SQLiteStore:
                 return selected[offset : None if limit is None else offset + limit]
             where.append(f"item_id IN ({','.join('?' * len(wanted))})" if wanted else "0")
             params.extend(wanted)
-        sql = f"SELECT {_COLUMNS} FROM items"
+        sql = f"SELECT {COLUMNS} FROM items"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at, item_id LIMIT ? OFFSET ?"
         params.extend([-1 if limit is None else limit, offset])
-        return [_summary(r) for r in self._read("query", sql, params)]
+        return [summary_of(r) for r in self._read("query", sql, params)]
 
     async def counts(self, queue: str | None = None) -> dict[str, int]:
         sql = "SELECT status, COUNT(*) FROM items"
@@ -331,7 +319,7 @@ class SQLiteStore:
                 continue
             seen = version
             self._watchers.notify("feed")
-            if self._watchers.wanted("work") and self._read("watch", _CLAIMABLE, (time.time(),)):
+            if self._watchers.wanted("work") and self._read("watch", CLAIMABLE, (time.time(),)):
                 self._watchers.notify("work")
 
     async def drop(self) -> None:
@@ -365,22 +353,8 @@ def _settle_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start : start + _CHUNK]
-
-
-def _with_position(event: Event, position: int) -> Event:
-    return Event(
-        event.log, event.seq, event.kind, event.at, event.data, event.prev, event.hash, position
-    )
-
-
-def _event(row: tuple[Any, ...]) -> Event:
-    return Event(row[0], row[1], row[2], row[3], orjson.loads(row[4]), row[5], row[6], row[7])
-
-
-def _summary(row: tuple[Any, ...]) -> ItemSummary:
-    return ItemSummary(row[0], row[1], row[2], bool(row[3]), *row[4:])
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
 
 
 def open_sqlite(url: str, *, create: bool, reconnect: float | None = None) -> SQLiteStore:

@@ -1,0 +1,76 @@
+"""The SQLite store's schema and statements, and how rows become events and summaries."""
+
+from __future__ import annotations
+
+import sqlite3
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from ...core.events import Event
+from ...core.index import ItemSummary
+
+SCHEMA = resources.files("baton.store.sqlite").joinpath("schema.sql").read_text(encoding="utf-8")
+CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
+
+# the summary row carries the log's version, so for item logs the version check and the
+# index update are one statement: an insert for a new item, a guarded update otherwise
+INSERT_ITEM = """
+INSERT INTO items (item_id, queue, status, runnable, waiting, version, attempts, objective,
+                   created_at, updated_at, lease_owner, lease_until)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)
+ON CONFLICT (item_id) DO NOTHING
+"""
+UPDATE_ITEM = """
+UPDATE items SET queue = ?, status = ?, runnable = ?, waiting = ?, version = ?, attempts = ?,
+    objective = ?, created_at = ?, updated_at = ?,
+    lease_owner = CASE WHEN ? THEN lease_owner END,
+    lease_until = CASE WHEN ? THEN lease_until END
+WHERE item_id = ? AND version = ? AND (? IS NULL OR lease_fence = ?)
+"""
+EVENT_COLUMNS = "log, seq, kind, at, data, prev, hash, position"
+INSERT_EVENT = (
+    "INSERT INTO events (log, seq, kind, at, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+CLAIMABLE = (
+    "SELECT 1 FROM items WHERE runnable = 1 AND (lease_until IS NULL OR lease_until <= ?) LIMIT 1"
+)
+WATCH_INTERVAL = 0.05  # seconds between looks at PRAGMA data_version while someone watches
+COLUMNS = (
+    "item_id, queue, status, runnable, waiting, version, attempts, objective, "
+    "created_at, updated_at, lease_owner, lease_until"
+)
+
+
+def prepare(conn: sqlite3.Connection) -> None:
+    """Create the schema (once), and bring a store written by an older baton up to it."""
+    conn.executescript(SCHEMA)
+    _add_fences(conn)
+
+
+def _add_fences(conn: sqlite3.Connection) -> None:
+    """A store written by baton 0.2.0 or before has no lease_fence column: add it (once;
+    another process opening the file at the same moment may have added it first)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+    if "lease_fence" in columns:
+        return
+    try:
+        conn.execute("ALTER TABLE items ADD COLUMN lease_fence INTEGER NOT NULL DEFAULT 0")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):
+            raise
+
+
+def event_of(row: tuple[Any, ...]) -> Event:
+    return Event(row[0], row[1], row[2], row[3], orjson.loads(row[4]), row[5], row[6], row[7])
+
+
+def summary_of(row: tuple[Any, ...]) -> ItemSummary:
+    return ItemSummary(row[0], row[1], row[2], bool(row[3]), *row[4:])
+
+
+def with_position(event: Event, position: int) -> Event:
+    return Event(
+        event.log, event.seq, event.kind, event.at, event.data, event.prev, event.hash, position
+    )
