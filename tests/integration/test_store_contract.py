@@ -205,6 +205,22 @@ async def test_fences_refuse_the_appends_of_a_lease_that_was_claimed_again(
     assert third.fence > second.fence
 
 
+async def test_blobs_are_kept_by_digest_and_dropped_with_the_store(store: Store) -> None:
+    from baton.core.bounds import digest_of
+
+    big = b"x" * 3_000_000
+    small = "déjà vu".encode()
+    blobs = {digest_of(big): big, digest_of(small): small}
+    assert await store.get_blob(digest_of(big)) is None
+    await store.put_blobs(blobs)
+    await store.put_blobs(blobs)  # again: harmless, nothing changes
+    assert await store.get_blob(digest_of(big)) == big
+    assert await store.get_blob(digest_of(small)) == small
+    await store.put_blobs({})
+    await store.drop()
+    assert await store.get_blob(digest_of(small)) is None
+
+
 async def test_leases_expire_renew_and_release(store: Store) -> None:
     await put(store, "a")
     await put(store, "b")

@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from ..config.items import check_against, with_ids
 from ..config.source import Located
+from ..core.bounds import DIGEST
 from ..core.state import AttemptState, ItemState
 from ..core.vocabulary import AUTH_LOG, Decision, Status
 from ..errors import InvalidAction, ItemsError, NotFound
@@ -169,6 +170,22 @@ async def show(item_id: str, request: Request, _: Viewer) -> m.ItemDetail:
         events=[m.EventOut(**e.to_dict()) for e in events],
         waiting=state.waiting,
         outcome=state.outcome.value if state.outcome else None,
+    )
+
+
+@router.get("/blobs/{digest}", tags=["items"], response_class=Response)
+async def blob(digest: str, request: Request, _: Viewer) -> Response:
+    """What an event keeps aside: `{"$blob": "sha256:...", "bytes", "json", "preview"}` in
+    an event's data names it; this answers its bytes whole (JSON or UTF-8 text)."""
+    if not DIGEST.match(digest):
+        raise HTTPException(422, f"{digest!r} is not a blob digest (expected sha256:<64 hex>)")
+    content = await store_of(request).get_blob(digest)
+    if content is None:
+        raise NotFound(f"no blob {digest} in this store")
+    return Response(
+        content,
+        media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": "private, max-age=31536000, immutable"},
     )
 
 

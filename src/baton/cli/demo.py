@@ -22,7 +22,7 @@ from ..errors import InvalidAction
 from ..review.policy import PolicyReviewer, PolicyReviewerConfig
 from ..runtime.effects import candidate_of
 from ..runtime.engine import Engine
-from ..runtime.recording import load_state
+from ..runtime.recording import hydrate, load_state
 from ..services.actions import decide_review
 from ..store.base import Store
 from .app import Context, main, pass_context, whoami
@@ -109,6 +109,7 @@ async def _decide_for_people(
             if event.kind != ev.HUMAN_REQUESTED or event.data.get("wait") != "review":
                 continue
             state = await load_state(store, event.log)
+            await hydrate(store, state)  # a person reviews the whole output
             attempt = candidate_of(state, int(event.data["attempt"]))
             if ask:
                 async with view.aside():

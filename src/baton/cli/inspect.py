@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from typing import Any
 
@@ -11,8 +12,10 @@ import click
 from click.core import ParameterSource
 from rich.table import Table
 
+from ..core.bounds import DIGEST
 from ..core.events import Event
 from ..core.vocabulary import OPEN_STATUSES, Status
+from ..errors import InputError, NotFound
 from ..runtime.recording import load_state
 from ..services import metrics, views
 from ..services.audit import verify_store
@@ -85,6 +88,32 @@ def show_cmd(ctx: Context, item: str, as_json: bool) -> None:
     ctx.console.print(timeline(events))
     if state.waiting:
         ctx.console.print(_waiting_hint(item, state.waiting["wait"]), style="bright_magenta")
+
+
+@main.command("blob")
+@click.argument("digest")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write it to a file."
+)
+@pass_context
+def blob_cmd(ctx: Context, digest: str, output: str | None) -> None:
+    """Print what an event keeps aside (`baton show` names it: sha256:...), byte for byte."""
+    if not DIGEST.match(digest):
+        raise InputError(f"DIGEST: {digest!r} is not a blob digest (expected sha256:<64 hex>)")
+
+    async def go(store: Store) -> bytes | None:
+        return await store.get_blob(digest)
+
+    content = ctx.run(go)
+    if content is None:
+        raise NotFound(f"no blob {digest} in this store")
+    if output:
+        with open(output, "wb") as out:
+            out.write(content)
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(content)
+    sys.stdout.buffer.flush()
 
 
 def _waiting_hint(item: str, wait: str) -> str:

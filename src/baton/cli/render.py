@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core import events as ev
+from ..core.bounds import visible
 from ..core.events import Event
 from ..core.index import ItemSummary
 from ..services.metrics import Metrics
@@ -53,7 +54,7 @@ def one_line(text: str, limit: int = 80) -> str:
 
 def describe(event: Event) -> str:
     """One line saying what an event means."""
-    d = event.data
+    d = visible(event.data)
     n = d.get("attempt")
     match event.kind:
         case ev.ITEM_SUBMITTED:
@@ -161,7 +162,7 @@ def timeline(events: list[Event]) -> RenderableType:
     """An item's whole story: each attempt's input and output, checks, reviews, feedback."""
     parts: list[RenderableType] = []
     for event in events:
-        d = event.data
+        d = visible(event.data)  # what went to the blob store: its preview, and how to see it
         head = Text(f"{clock(event.at)} #{event.seq} ", style="dim")
         head.append(describe(event), style=_style(event))
         parts.append(head)

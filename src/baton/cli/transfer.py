@@ -65,13 +65,13 @@ def import_cmd(ctx: Context, source: str) -> None:
         if not path.is_file():
             raise InputError(f"{source}: no such file (expected an export from `baton export`)")
         name, lines = source, path.read_bytes().splitlines()
-    events = parse_lines(lines, name)
+    events, blobs = parse_lines(lines, name)
     if not events:
         raise InputError(f"{name}: no events to import (expected JSON lines from `baton export`)")
     check_chains(events, name)  # before the store is opened: a bad file creates nothing
 
     async def go(store: Store) -> Imported:
-        return await import_events(store, events, name)
+        return await import_events(store, events, name, blobs)
 
     done = ctx.run(go, create=True)
     again = f" ({done.skipped} were already there)" if done.skipped else ""

@@ -20,6 +20,7 @@ from ..config.playbook import Playbook
 from ..core.state import ItemState, fold
 from ..core.vocabulary import FINAL_STATUSES
 from .driver import ItemDriver, Shared
+from .recording import hydrate
 from .shutdown import Shutdown
 
 DriveTask = asyncio.Task[ItemState | None]
@@ -173,6 +174,7 @@ class Claimer:
 
     async def _drive(self, item_id: str) -> ItemState | None:
         state = fold(item_id, await self.shared.store.load(item_id))
+        await hydrate(self.shared.store, state)
         book = self.books.get(state.queue)
         if book is None:  # not one of ours after all
             await self.shared.leases.release([item_id])

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..config.playbook import Playbook
 from ..core import events as ev
 from ..core.bookkeeping import Entry, bookkeeping
+from ..core.bounds import EVENT_BYTES
 from ..core.loop import (
     Apply,
     Await,
@@ -47,7 +48,7 @@ from . import effects
 from .bus import Bus
 from .fleet import Fleet
 from .leases import Leases, take_over
-from .recording import Conflict, record, reload
+from .recording import Conflict, bounded, hydrate, record, reload
 from .redact import Redactor
 from .rounds import Round
 from .shutdown import Interrupted, Shutdown, unless
@@ -80,6 +81,7 @@ class Shared:
     state_dir: Path
     keep_worktrees: bool
     shutdown: Shutdown
+    event_bytes: int = EVENT_BYTES  # what one event may hold (runtime/blobs.py)
 
 
 class ItemDriver:
@@ -193,7 +195,10 @@ class ItemDriver:
         async with live.lock if live is not None else contextlib.nullcontext():
             if shared.redactor:
                 entries = [(kind, shared.redactor.data(data)) for kind, data in entries]
+            entries, blobs = await bounded(shared.store, entries, shared.event_bytes)
             transition = settle(state, entries, shared.clock(), self.running)
+            if blobs:  # the state keeps the whole values the events refer to
+                await hydrate(shared.store, state, blobs)
             fence = shared.leases.fence(state.item_id)  # LeaseLost: no longer ours to write
             try:
                 stored = await record(shared.store, transition, fence)

@@ -29,7 +29,7 @@ from .driver import Shared
 from .fleet import Fleet
 from .gc_threshold import fewer_collections
 from .leases import Leases, Owner
-from .recording import record
+from .recording import bounded, event_limit, record
 from .redact import Redactor
 from .shutdown import Shutdown
 
@@ -53,6 +53,7 @@ class Engine:
         owner: str | None = None,
         clock: Callable[[], float] = time.time,
         keep_worktrees: bool = False,
+        event_bytes: int | None = None,
     ) -> None:
         books = [playbooks] if isinstance(playbooks, Playbook) else list(playbooks)
         self.store = store
@@ -84,6 +85,7 @@ class Engine:
             state_dir=self.state_dir,
             keep_worktrees=keep_worktrees,
             shutdown=Shutdown(),
+            event_bytes=event_limit(env) if event_bytes is None else event_bytes,
         )
 
     def stop(self, grace: float | None = None, why: str = "") -> None:
@@ -164,8 +166,9 @@ class Engine:
             ev.ITEM_SUBMITTED,
             {"spec": spec.to_dict(), "queue": book.name, "playbook": origin},
         )
+        entries, _ = await bounded(self.store, [entry], self.shared.event_bytes)
         try:
-            stored = await record(self.store, settle(state, [entry], self.clock()))
+            stored = await record(self.store, settle(state, entries, self.clock()))
         except VersionConflict:
             return spec.id, False
         self.bus.publish(stored)

@@ -6,23 +6,90 @@ follows), then records it: one append with the expected version, returning what 
 store stored. A racing writer is, for the engine, the named outcome `Conflict` (the state
 is reloaded and the next step decided again); a person's action raises VersionConflict,
 which `retrying` answers by running the action again.
+
+Records are bounded: what one event may not hold (`BATON_EVENT_BYTES` of data as JSON,
+65536 unless set) goes to the store's blob store first (core/bounds.py decides what), and
+an item's state is made whole again from it where the engine needs the full values (a
+verifier reads the whole output): `bounded` and `hydrate`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from ..core.bookkeeping import Entry
+from ..core.bounds import BLOB_KEY, EVENT_BYTES, MIN_EVENT_BYTES, bound, refs, restore
 from ..core.events import Event
 from ..core.state import ItemState, fold
 from ..core.transition import Transition
 from ..core.vocabulary import RESERVED_LOGS
-from ..errors import NotFound, StoreError, VersionConflict
+from ..errors import InputError, NotFound, StoreError, VersionConflict
 from ..store.base import Store
 
 T = TypeVar("T")
+
+EVENT_BYTES_ENV = "BATON_EVENT_BYTES"
+_ATTEMPT_FIELDS = ("task", "output", "reviews", "checks", "feedback")
+
+
+def event_limit(env: Mapping[str, str] | None = None) -> int:
+    """The limit of one event's data, from BATON_EVENT_BYTES; InputError if it is not a
+    whole number of bytes of at least MIN_EVENT_BYTES."""
+    raw = (os.environ if env is None else env).get(EVENT_BYTES_ENV, "").strip()
+    if not raw:
+        return EVENT_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(f"{EVENT_BYTES_ENV}={raw!r}: expected a whole number of bytes") from None
+    if value < MIN_EVENT_BYTES:
+        raise InputError(
+            f"{EVENT_BYTES_ENV}={value}: expected at least {MIN_EVENT_BYTES} bytes "
+            "(one event must hold a blob reference and its preview)"
+        )
+    return value
+
+
+async def bounded(
+    store: Store, entries: list[Entry], limit: int
+) -> tuple[list[Entry], dict[str, bytes]]:
+    """`entries` with what does not fit moved to the store's blobs (written first, so no
+    event ever references a blob the store lacks); the blobs written (digest -> bytes)."""
+    written: dict[str, bytes] = {}
+    out: list[Entry] = []
+    for kind, data in entries:
+        fitted, blobs = bound(data, limit)
+        written.update(blobs)
+        out.append((kind, fitted))
+    if written:
+        await store.put_blobs(written)
+    return out, written
+
+
+async def hydrate(store: Store, state: ItemState, known: Mapping[str, bytes] = {}) -> None:
+    """Replace, in place, every blob reference in the item's spec and attempts by what it
+    stands for (`known` blobs first, the rest from the store); StoreError naming the item
+    if the store has lost one."""
+    holders: list[tuple[Any, str]] = [(state, "spec")]
+    for a in state.attempts:
+        holders.extend((a, name) for name in _ATTEMPT_FIELDS)
+    wanted = {r[BLOB_KEY] for holder, name in holders for r in refs(getattr(holder, name))}
+    if not wanted:
+        return
+    blobs = {d: known[d] for d in wanted if d in known}
+    for digest in wanted - blobs.keys():
+        found = await store.get_blob(digest)
+        if found is None:
+            raise StoreError(
+                f"item {state.item_id}: blob {digest} its log refers to is missing from the store"
+            )
+        blobs[digest] = found
+    for holder, name in holders:
+        setattr(holder, name, restore(getattr(holder, name), blobs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +116,7 @@ async def reload(store: Store, state: ItemState) -> None:
     """Replace `state` in place with the item's state as the store has it now (everyone
     holding this state object sees the fresh one)."""
     fresh = fold(state.item_id, await store.load(state.item_id))
+    await hydrate(store, fresh)
     for f in dataclasses.fields(ItemState):
         setattr(state, f.name, getattr(fresh, f.name))
 

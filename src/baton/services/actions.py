@@ -21,13 +21,14 @@ from ..core.state import ItemState
 from ..core.transition import settle
 from ..core.vocabulary import FLEET_LOG, Decision, HumanWait, Outcome
 from ..errors import InvalidAction
-from ..runtime.recording import load_state, record, retrying
+from ..runtime.recording import bounded, event_limit, load_state, record, retrying
 from ..store.base import Store
 from ..system import worktrees
 
 
 async def _write(store: Store, state: ItemState, entries: list[Entry], now: float) -> None:
     """A person's action recorded: the engine takes the steps that follow from it."""
+    entries, _ = await bounded(store, entries, event_limit())
     await record(store, settle(state, entries, now, follow=False))
 
 

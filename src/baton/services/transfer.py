@@ -11,18 +11,22 @@ off) is continued, so running an import again is safe; anything else changes not
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from ..core import events as ev
+from ..core.bounds import BLOB_KEY, DIGEST, digest_of, refs
 from ..core.events import Event, verify_chain
 from ..core.index import summarize
 from ..core.state import ItemState
-from ..errors import InputError, Problem
+from ..errors import InputError, Problem, StoreError
 from ..store.base import Store
 from ..store.feed import feed
 
@@ -38,8 +42,22 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
 
 
 async def export_lines(store: Store) -> AsyncIterator[bytes]:
-    """Every event of the store as one JSON line each, in global order."""
+    """Every event of the store as one JSON line each, in global order; each blob an event
+    refers to as a line `{"blob": DIGEST, "base64": ...}` just before its first event."""
+    sent: set[str] = set()
     async for event in feed(store):
+        for ref in refs(event.data):
+            digest = ref[BLOB_KEY]
+            if digest in sent:
+                continue
+            content = await store.get_blob(digest)
+            if content is None:
+                raise StoreError(
+                    f"{event.log} #{event.seq} refers to blob {digest}, which is missing"
+                )
+            sent.add(digest)
+            yield orjson.dumps({"blob": digest, "base64": base64.b64encode(content).decode()})
+            yield b"\n"
         yield orjson.dumps(event.to_dict()) + b"\n"
 
 
@@ -51,9 +69,11 @@ class Imported:
     items: int
 
 
-def parse_lines(lines: Iterable[bytes | str], source: str) -> list[Event]:
-    """The events of an export; every malformed line is a Problem naming its line and field."""
+def parse_lines(lines: Iterable[bytes | str], source: str) -> tuple[list[Event], dict[str, bytes]]:
+    """The events of an export and its blobs; every malformed line is a Problem naming its
+    line and field (a blob whose content does not match its digest too)."""
     found: list[Event] = []
+    blobs: dict[str, bytes] = {}
     problems: list[Problem] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -66,6 +86,11 @@ def parse_lines(lines: Iterable[bytes | str], source: str) -> list[Event]:
         if not isinstance(raw, dict):
             problems.append(Problem(source, number, "", "expected a JSON object (one event)"))
             continue
+        if "blob" in raw:
+            problem = _blob_line(raw, blobs)
+            if problem:
+                problems.append(Problem(source, number, *problem))
+            continue
         bad = [
             Problem(source, number, name, f"expected {_type_name(kind)}, got {raw.get(name)!r:.60}")
             for name, kind in _FIELDS.items()
@@ -75,9 +100,37 @@ def parse_lines(lines: Iterable[bytes | str], source: str) -> list[Event]:
             problems.extend(bad)
             continue
         found.append(Event.from_dict(raw)._replace(position=0))
+    missing = {r[BLOB_KEY] for e in found for r in refs(e.data)} - blobs.keys()
+    if missing:
+        problems.append(
+            Problem(
+                source,
+                None,
+                "blob",
+                f"{len(missing)} blob(s) the events refer to are not in "
+                f"the file, e.g. {sorted(missing)[0]}",
+            )
+        )
     if problems:
         raise InputError(problems[:50])
-    return found
+    return found, blobs
+
+
+def _blob_line(raw: dict[str, Any], blobs: dict[str, bytes]) -> tuple[str, str] | None:
+    """Keep a blob line's content; (field, problem) if it is not one."""
+    digest, encoded = raw.get("blob"), raw.get("base64")
+    if not isinstance(digest, str) or not DIGEST.match(digest):
+        return "blob", f"expected a digest sha256:<64 hex>, got {digest!r:.80}"
+    if not isinstance(encoded, str):
+        return "base64", f"expected the blob's bytes in base64, got {encoded!r:.60}"
+    try:
+        content = base64.b64decode(encoded, validate=True)
+    except binascii.Error as exc:
+        return "base64", f"not base64: {exc}"
+    if digest_of(content) != digest:
+        return "base64", f"the content's digest is {digest_of(content)}, not {digest}"
+    blobs[digest] = content
+    return None
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
@@ -103,8 +156,11 @@ def check_chains(events: list[Event], source: str) -> dict[str, list[Event]]:
     return logs
 
 
-async def import_events(store: Store, events: list[Event], source: str) -> Imported:
-    """Append an export's events to `store`, checked first; returns what was written."""
+async def import_events(
+    store: Store, events: list[Event], source: str, blobs: Mapping[str, bytes] | None = None
+) -> Imported:
+    """Append an export's events to `store` (its blobs first), checked first; returns what
+    was written."""
     logs = check_chains(events, source)
     problems = []
     present: dict[str, int] = {}
@@ -128,6 +184,7 @@ async def import_events(store: Store, events: list[Event], source: str) -> Impor
     if problems:
         raise InputError(problems)
 
+    await store.put_blobs(blobs or {})
     states: dict[str, ItemState] = {}
     written = skipped = 0
     for log, run in _runs(events):

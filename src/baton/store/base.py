@@ -14,7 +14,7 @@ longer than the lease) can write nothing more for the item once another has clai
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from ..core.events import Event
@@ -94,6 +94,15 @@ class Store(Protocol):
 
     async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
         """Every log's events with position > `after`, in global order (the live feed)."""
+        ...
+
+    async def put_blobs(self, blobs: Mapping[str, bytes]) -> None:
+        """Keep content-addressed blobs (digest -> bytes; see core/bounds.py), durably,
+        before the events that reference them are appended. Idempotent."""
+        ...
+
+    async def get_blob(self, digest: str) -> bytes | None:
+        """A blob's bytes (None: the store has no blob of that digest)."""
         ...
 
     def watch(self, topic: Topic, callback: Callable[[], None]) -> Callable[[], None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from ..core.events import Event
 from ..core.index import ItemSummary
@@ -27,6 +27,7 @@ class MemoryStore:
         self._leases: dict[str, tuple[str, float]] = {}  # item id -> (owner, until)
         self._fences: dict[str, int] = {}  # item id -> the fence of its latest claim
         self._feed: list[Event] = []
+        self._blobs: dict[str, bytes] = {}
         self._watchers = Watchers()
 
     async def append(
@@ -151,6 +152,12 @@ class MemoryStore:
     async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
         return self._feed[after : after + limit]
 
+    async def put_blobs(self, blobs: Mapping[str, bytes]) -> None:
+        self._blobs.update(blobs)
+
+    async def get_blob(self, digest: str) -> bytes | None:
+        return self._blobs.get(digest)
+
     def watch(self, topic: Topic, callback: Callable[[], None]) -> Callable[[], None]:
         return self._watchers.add(topic, callback)
 
@@ -162,6 +169,7 @@ class MemoryStore:
         self._leases.clear()
         self._fences.clear()
         self._feed.clear()
+        self._blobs.clear()
 
     async def close(self) -> None:
         return None

@@ -36,9 +36,9 @@ function describe(e) {
     case "item.scoped": return `scoped: cascade ${d.plan.cascade.join(" > ")}, ${d.plan.budget.attempts} attempts`;
     case "attempt.started": return `attempt ${n} started on ${d.agent}`;
     case "attempt.finished": return `attempt ${n} finished`;
-    case "attempt.failed": return `attempt ${n} failed: ${String(d.error).slice(0, 120)}`;
+    case "attempt.failed": return `attempt ${n} failed: ${String(isBlob(d.error) ? d.error.preview : d.error).slice(0, 120)}`;
     case "attempt.abandoned": return `attempt ${n} abandoned: ${d.reason || ""}`;
-    case "review.decided": return `review by ${d.reviewer} (${d.by || "?"}): ${d.decision}${d.comments ? ": " + d.comments.slice(0, 100) : ""}`;
+    case "review.decided": return `review by ${d.reviewer} (${d.by || "?"}): ${d.decision}${d.comments ? ": " + String(isBlob(d.comments) ? d.comments.preview : d.comments).slice(0, 100) : ""}`;
     case "review.failed": return `reviewer ${d.reviewer} could not decide`;
     case "check.recorded": return `check ${d.verifier} ${d.passed ? "passed" : "FAILED"}`;
     case "feedback.created": return `feedback for the next attempt: ${d.feedback.length} point(s)`;
@@ -179,11 +179,27 @@ function diffBlock(diff) {
   return pre;
 }
 
+// what an event keeps aside (core/bounds.py): {"$blob": "sha256:...", bytes, json, preview}
+const isBlob = (v) => v !== null && typeof v === "object" && typeof v["$blob"] === "string" && "preview" in v;
+
+// a value as a block: text as it is, data as JSON, a blob as its preview and a link to it whole
+function block(v) {
+  if (isBlob(v)) {
+    return h("div", { class: "blob" }, h("pre", {}, v.preview + "…"),
+      h("p", { class: "muted" }, `shown: the first ${v.preview.length.toLocaleString()} characters of ${v.bytes.toLocaleString()} bytes; `,
+        h("a", { href: `/api/blobs/${encodeURIComponent(v["$blob"])}`, target: "_blank", rel: "noopener" }, "open it whole")));
+  }
+  if (typeof v === "string") return h("pre", {}, v);
+  const inner = JSON.stringify(v, (k, x) => (isBlob(x) ? `${x.preview}… [${x.bytes} bytes: /api/blobs/${x["$blob"]}]` : x), 2);
+  return h("pre", {}, inner);
+}
+
 function output(out) {
   if (!out) return null;
+  if (isBlob(out)) return [block(out)];
   const parts = [];
-  if (out.data !== undefined) parts.push(h("pre", {}, JSON.stringify(out.data, null, 2)));
-  else if (out.text) parts.push(h("pre", {}, out.text));
+  if (out.data !== undefined) parts.push(block(out.data));
+  else if (out.text) parts.push(block(out.text));
   if (out.change) {
     const c = out.change;
     parts.push(h("p", { class: "muted" }, `${c.files.length} file(s), +${c.added} -${c.removed} on ${c.branch}`),
@@ -231,14 +247,14 @@ async function item(id) {
     a.input && a.input.feedback && a.input.feedback.length
       ? [h("h3", {}, "Feedback it was given"), h("ul", {}, a.input.feedback.map((f) => h("li", {}, `${f.source}: `, h("pre", {}, f.message))))] : null,
     a.output ? [h("h3", {}, "Output"), output(a.output)] : null,
-    a.error ? [h("h3", { class: "error" }, "Error"), h("pre", {}, a.error)] : null,
+    a.error ? [h("h3", { class: "error" }, "Error"), block(a.error)] : null,
     a.checks.length ? [h("h3", {}, "Checks"), a.checks.map((c) => h("div", {},
       h("span", { class: `check ${c.passed ? "pass" : "fail"}` }, `${c.passed ? "✔" : "✘"} ${c.verifier}`),
       c.score !== null && c.score !== undefined ? h("span", { class: "muted" }, ` score ${num(c.score)}`) : null,
-      c.evidence ? h("pre", {}, c.evidence) : null))] : null,
+      c.evidence ? block(c.evidence) : null))] : null,
     a.reviews.length ? [h("h3", {}, "Reviews"), a.reviews.map((r) => h("div", {},
       h("b", {}, `${r.reviewer}: ${r.decision}`), h("span", { class: "muted" }, ` by ${r.by || "?"}`),
-      r.comments ? h("pre", {}, r.comments) : null))] : null,
+      r.comments ? block(r.comments) : null))] : null,
     a.feedback && a.feedback.length ? [h("h3", {}, "Feedback handed on"), h("ul", {}, a.feedback.map((f) => h("li", {}, `${f.source}: ${f.message.slice(0, 300)}`)))] : null));
   const cancel = can("operator") && !["accepted", "failed", "cancelled"].includes(d.item.status)
     ? h("button", { id: "cancel", onclick: () => act(`/api/items/${encodeURIComponent(id)}/cancel`, { reason: "cancelled from the web page" }, () => setTimeout(route, 300)) }, "Cancel item") : null;
@@ -247,7 +263,7 @@ async function item(id) {
     h("h1", {}, id, " ", h("span", { class: `status ${d.item.status}`, id: "item-status" }, d.item.status)),
     h("div", { class: "panel" }, h("b", {}, "Objective"), h("pre", {}, d.events[0].data.spec.objective),
       d.events[0].data.spec.inputs && Object.keys(d.events[0].data.spec.inputs).length
-        ? [h("b", {}, "Inputs"), h("pre", {}, JSON.stringify(d.events[0].data.spec.inputs, null, 2))] : null, cancel),
+        ? [h("b", {}, "Inputs"), block(d.events[0].data.spec.inputs)] : null, cancel),
     decisionForm(id, d.waiting),
     h("h2", {}, "Attempts"), attempts.length ? attempts : h("p", { class: "muted" }, "none yet"),
     h("h2", {}, "Timeline"),

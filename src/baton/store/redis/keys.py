@@ -15,6 +15,7 @@ Keys, all under a prefix (`baton:` unless the URL says `?prefix=`); the Lua scri
                             started items first, then by last update)
     leases           hash   item id -> `owner TAB until`;  expiry  zset  item id by until
     fences           hash   item id -> the fence of its latest claim (never lowered)
+    blob:{digest}    string what one event may not hold (core/bounds.py), by its sha256
 
 Channels `feed` (a new last position) and `work` (an item became claimable) only wake
 watchers; what happened is always read from the keys, so a missed message loses nothing.
@@ -64,6 +65,9 @@ class Keys:
     @property
     def statuses(self) -> str:
         return f"{self.prefix}statuses"
+
+    def blob(self, digest: str) -> str:
+        return f"{self.prefix}blob:{digest}"
 
     def channel(self, topic: str) -> bytes:
         return f"{self.prefix}{topic}".encode()

@@ -10,7 +10,7 @@ transport.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from ...core.events import Event
@@ -111,6 +111,15 @@ class RedisStore:
             return []
         raw = await self._t.run("read", self._script("read", [after, limit]))
         return [keys.event(r) for r in raw if r is not None]
+
+    async def put_blobs(self, blobs: Mapping[str, bytes]) -> None:
+        for digest, content in blobs.items():  # SET NX: content addressed, never changed
+            await self._t.run("put_blob", _set_new(self.keys.blob(digest), content))
+
+    async def get_blob(self, digest: str) -> bytes | None:
+        key = self.keys.blob(digest)
+        found: bytes | None = await self._t.run("get_blob", lambda pipe: pipe.get(key))
+        return found
 
     async def query(
         self,
@@ -213,6 +222,13 @@ class RedisStore:
 
     def _script(self, name: str, args: Sequence[Any]) -> Command:
         return self._t.script(name, self.prefix, args)
+
+
+def _set_new(key: str, content: bytes) -> Command:
+    def add(pipe: Any) -> None:
+        pipe.set(key, content, nx=True)
+
+    return add
 
 
 def open_redis(

@@ -16,7 +16,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -26,6 +26,7 @@ from ...core.events import Event
 from ...core.index import ItemSummary
 from ...errors import LeaseLost, NotFound, StoreError, VersionConflict
 from ..base import Claim, Topic, Watchers
+from ..blobfiles import BlobFolder
 from .statements import (
     CHUNK,
     CLAIMABLE,
@@ -59,6 +60,8 @@ class SQLiteStore:
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.synchronous = synchronous
+        # what one event may not hold: `<name>.blobs/` beside the file (baton.db: baton.blobs)
+        self.blobs = BlobFolder(self.path.with_suffix(".blobs"))
         with self._mapped("open"):
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -322,7 +325,15 @@ class SQLiteStore:
             if self._watchers.wanted("work") and self._read("watch", CLAIMABLE, (time.time(),)):
                 self._watchers.notify("work")
 
+    async def put_blobs(self, blobs: Mapping[str, bytes]) -> None:
+        await self.blobs.put(blobs)
+
+    async def get_blob(self, digest: str) -> bytes | None:
+        return await self.blobs.get(digest)
+
     async def drop(self) -> None:
+        self.blobs.drop()
+
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM events")
             conn.execute("DELETE FROM items")
