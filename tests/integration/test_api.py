@@ -267,7 +267,7 @@ async def test_baton_s_own_logs_are_never_items_and_the_auth_log_is_for_admins(
 
 
 async def test_the_stream_keeps_the_auth_log_from_viewers(store: Store, book: object) -> None:
-    from baton.api.routes import _sse
+    from baton.api.live import sse as _sse
 
     await create_token(store, "root", "admin", "setup")
     hidden: list[str] = []
