@@ -104,8 +104,10 @@ class Access:
             if request.method not in _SAFE:
                 same_origin(request)
             return Identity(self.local_user, Role.ADMIN)
+        if refused:
+            raise HTTPException(401, f"{refused}log in again")
         raise HTTPException(
-            401, f"{refused}log in: send 'Authorization: Bearer <token>' (see `baton token create`)"
+            401, "log in: send 'Authorization: Bearer <token>' (see `baton token create`)"
         )
 
     async def session_of(self, cookie: str) -> Session | Refused:
