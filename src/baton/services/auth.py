@@ -144,8 +144,9 @@ class AuthState:
             elif e.kind == ev.SESSION_ENDED and d["id"] in self.sessions:
                 s = self.sessions[d["id"]]
                 if s.ended_at is None:
+                    why = d.get("why", "")
                     self.sessions[d["id"]] = SessionRecord(
-                        s.id, s.token_id, s.digest, s.started_at, s.expires, s.by, e.at, d["why"]
+                        s.id, s.token_id, s.digest, s.started_at, s.expires, s.by, e.at, why
                     )
         return self
 
