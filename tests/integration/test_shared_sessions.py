@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import httpx
 import pytest
@@ -51,12 +51,14 @@ def start(tmp_path: Path, baton_store: str) -> Iterator[Start]:
     (tmp_path / "writer.py").write_text("def write(task):\n    return 'done: ' + task.objective\n")
     (tmp_path / "playbook.yaml").write_text(PLAYBOOK)
     started: list[subprocess.Popen[bytes]] = []
+    logs: list[BinaryIO] = []
 
     def run(*args: str) -> Server:
         port = free_port()
         serving = args[0] == "serve"
         argv = [*args, "--port", str(port)] if serving else list(args)
         log = (tmp_path / f"{args[0]}-{len(started)}.log").open("wb")
+        logs.append(log)
         proc = subprocess.Popen(
             [sys.executable, "-m", "baton", *argv],
             cwd=tmp_path,
@@ -74,6 +76,8 @@ def start(tmp_path: Path, baton_store: str) -> Iterator[Start]:
     yield run
     for proc in started:
         stop(proc)
+    for log in logs:
+        log.close()
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
