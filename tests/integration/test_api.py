@@ -241,6 +241,36 @@ async def test_tokens_roles_sessions_and_csrf(store: Store, book: object) -> Non
         assert itself.status_code == 409
 
 
+async def test_a_token_revoked_on_one_server_cannot_approve_through_its_session_on_another(
+    store: Store, book: object
+) -> None:
+    admin, _ = await create_token(store, "root", "admin", "setup")
+    reviewer, record = await create_token(store, "rita", "reviewer", "setup")
+    bearer = {"Authorization": f"Bearer {admin}"}
+    async with client(store, [book]) as a, client(store, [book]) as b:
+        body = {"playbook": "notes", "items": [{"id": "h", "objective": "x", "risk": "high"}]}
+        await a.post("/api/items", json=body, headers=bearer)
+        await run_engine(store, book)
+        login = await a.post("/api/session", json={"token": reviewer})
+        csrf = {"X-CSRF-Token": login.json()["csrf"]}
+        assert (await a.get("/api/session")).status_code == 200
+        assert (await b.delete(f"/api/tokens/{record.id}", headers=bearer)).status_code == 200
+        for _ in range(100):  # a's cache of the auth log lasts a second
+            if (await a.get("/api/session")).status_code == 401:
+                break
+            await asyncio.sleep(0.1)
+        late = await a.post("/api/items/h/approve", json={"comments": "late"}, headers=csrf)
+        assert late.status_code == 401, late.text
+        assert late.json()["detail"] == "the session ended (token revoked): log in again"
+    assert [e["item"] for e in await views_inbox(store)] == ["h"], "nothing was decided"
+
+
+async def views_inbox(store: Store) -> list[dict]:  # type: ignore[type-arg]
+    from baton.services import views
+
+    return await views.inbox(store)
+
+
 async def test_baton_s_own_logs_are_never_items_and_the_auth_log_is_for_admins(
     store: Store, book: object
 ) -> None:
@@ -267,7 +297,7 @@ async def test_baton_s_own_logs_are_never_items_and_the_auth_log_is_for_admins(
 
 
 async def test_the_stream_keeps_the_auth_log_from_viewers(store: Store, book: object) -> None:
-    from baton.api.routes import _sse
+    from baton.api.live import sse as _sse
 
     await create_token(store, "root", "admin", "setup")
     hidden: list[str] = []

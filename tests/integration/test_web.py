@@ -213,3 +213,27 @@ def test_log_in_submit_watch_it_live_approve_it_and_a_viewer_cannot(
             assert "viewer-1 is a viewer: this needs the reviewer role" in answer.text()
         finally:
             browser.close()
+
+
+def test_revoking_the_token_sends_its_open_page_back_to_the_login(
+    site: tuple[str, dict[str, str]], baton: Baton
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, tokens = site
+    executable = chromium()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url + "/")
+            page.fill("#token", tokens["viewer"])
+            page.click("button[type=submit]")
+            expect(page.locator("#who")).to_have_text("viewer-1 (viewer)")
+            expect(page.locator("#live")).to_have_class("live on")
+            baton("token", "revoke", "viewer-1", check=True)
+            # the server ends the live stream, saying why; the page asks to log in again
+            expect(page.locator("#token")).to_be_visible(timeout=20_000)
+            expect(page.locator("#toast")).to_contain_text("token revoked", timeout=20_000)
+        finally:
+            browser.close()

@@ -2,8 +2,9 @@
 server without tokens on loopback, where the local user acts as admin.
 
 A request is authenticated by, in order: `Authorization: Bearer baton_...`; the
-`baton_session` cookie (HttpOnly, SameSite=Strict), whose state-changing requests must
-also carry the session's `X-CSRF-Token` header; or, only while no token exists and the
+`baton_session` cookie (HttpOnly, SameSite=Strict; the session is kept in the auth log,
+so every server on the store knows it and a restart keeps it), whose state-changing
+requests must also carry the session's `X-CSRF-Token` header; or, only while no token exists and the
 server listens on loopback alone, as the local user.
 
 What a browser sends on its own (the cookie; nothing at all on an open server) is what a
@@ -24,42 +25,51 @@ from urllib.parse import urlsplit
 from fastapi import HTTPException, Request
 
 from ..core.vocabulary import AUTH_LOG
-from ..services.auth import Identity, Role, TokenRecord, check, tokens_of
+from ..services.auth import (
+    AuthState,
+    Identity,
+    Refused,
+    Role,
+    Session,
+    TokenRecord,
+    check,
+    check_session,
+    session_id_of,
+)
 from ..store.base import Store
 
 SESSION_COOKIE = "baton_session"
 CSRF_HEADER = "X-CSRF-Token"
-SESSION_SECONDS = 12 * 3600
-TOKEN_CACHE_SECONDS = 1.0  # a token created or revoked elsewhere counts within a second
+AUTH_CACHE_SECONDS = 1.0  # a token or session created, revoked or ended elsewhere counts
+# within a second, on every server sharing the store
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass
-class Session:
-    identity: Identity
-    csrf: str
-    expires: float
-
-
-@dataclass
 class Access:
-    """The server's view of access control: tokens (cached), sessions, the local user."""
+    """The server's view of access control: the auth log folded (cached), the local user."""
 
     store: Store
     local_user: str
     loopback_only: bool
-    sessions: dict[str, Session] = field(default_factory=dict)
-    _tokens: dict[str, TokenRecord] = field(default_factory=dict)
+    _auth: AuthState = field(default_factory=AuthState)
     _loaded_at: float = -1.0
 
-    async def tokens(self) -> dict[str, TokenRecord]:
+    async def auth(self, *, at_least: int = 0) -> AuthState:
+        """Tokens and sessions, read again if older than a second or than event `at_least`
+        of the auth log (only the events after the ones folded are read)."""
         now = time.monotonic()
-        if now - self._loaded_at > TOKEN_CACHE_SECONDS:
-            self._tokens = tokens_of(await self.store.load(AUTH_LOG))
+        if now - self._loaded_at > AUTH_CACHE_SECONDS or self._auth.version < at_least:
             self._loaded_at = now
-        return self._tokens
+            self._auth.fold(await self.store.load(AUTH_LOG, self._auth.version))
+            self._auth.forget_expired(time.time())
+        return self._auth
 
-    def forget_tokens(self) -> None:
+    async def tokens(self) -> dict[str, TokenRecord]:
+        return (await self.auth()).tokens
+
+    def forget(self) -> None:
+        """Read the auth log again at the next request (this server just wrote to it)."""
         self._loaded_at = -1.0
 
     async def open(self) -> bool:
@@ -79,47 +89,51 @@ class Access:
             if identity is None:
                 raise HTTPException(401, "the token is unknown, malformed or revoked")
             return identity
-        session = self.session(request)
-        if session is not None:
-            if request.method not in _SAFE:
-                same_origin(request)
-                csrf(request, session)
-            return session.identity
+        refused = ""
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            found = await self.session_of(cookie)
+            if isinstance(found, Session):
+                if request.method not in _SAFE:
+                    same_origin(request)
+                    csrf(request, found)
+                return found.identity
+            refused = f"{found.why}: "
         if await self.open():
             loopback_host(request)
             if request.method not in _SAFE:
                 same_origin(request)
             return Identity(self.local_user, Role.ADMIN)
+        if refused:
+            raise HTTPException(401, f"{refused}log in again")
         raise HTTPException(
             401, "log in: send 'Authorization: Bearer <token>' (see `baton token create`)"
         )
 
-    def session(self, request: Request) -> Session | None:
-        key = request.cookies.get(SESSION_COOKIE)
-        found = self.sessions.get(key) if key else None
-        if found is None:
-            return None
-        if found.expires < time.time():
-            self.sessions.pop(key or "", None)
-            return None
-        return found
+    async def session_of(self, cookie: str) -> Session | Refused:
+        """The live session a cookie stands for (one started on another server a moment ago
+        too: an id not folded yet reads the new events of the auth log once)."""
+        state = await self.auth()
+        session_id = session_id_of(cookie)
+        if session_id is not None and session_id not in state.sessions:
+            state = await self.auth(at_least=state.version + 1)
+        return check_session(state, cookie, time.time())
 
-    def start_session(self, identity: Identity) -> tuple[str, Session]:
-        self._expire()
-        key = secrets.token_urlsafe(32)
-        session = Session(identity, secrets.token_urlsafe(24), time.time() + SESSION_SECONDS)
-        self.sessions[key] = session
-        return key, session
+    async def session(self, request: Request) -> Session | None:
+        """The request's live session, if its cookie names one."""
+        cookie = request.cookies.get(SESSION_COOKIE)
+        found = await self.session_of(cookie) if cookie else None
+        return found if isinstance(found, Session) else None
 
-    def end_sessions_of(self, token_id: str) -> None:
-        """A revoked token's sessions end with it."""
-        for key in [k for k, s in self.sessions.items() if s.identity.token_id == token_id]:
-            del self.sessions[key]
-
-    def _expire(self) -> None:
-        now = time.time()
-        for key in [k for k, s in self.sessions.items() if s.expires < now]:
-            del self.sessions[key]
+    async def why_not(self, request: Request, *, at_least: int = 0) -> str | None:
+        """Why a request's credentials no longer count (None: they still do), with the auth
+        log read up to its event `at_least`: what a long-lived request asks again."""
+        await self.auth(at_least=at_least)
+        try:
+            await self.identify(request)
+        except HTTPException as exc:
+            return str(exc.detail)
+        return None
 
 
 def csrf(request: Request, session: Session) -> None:

@@ -4,9 +4,7 @@ decision records who made it."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -23,11 +21,11 @@ from ..runtime.recording import load_state
 from ..services import actions, auth, metrics, views
 from ..services.audit import verify_store
 from ..services.auth import Identity, Role
-from ..store.base import Store
-from ..store.feed import PAGE, feed, follow
+from ..store.feed import PAGE, feed
 from . import models as m
-from .access import SESSION_COOKIE, SESSION_SECONDS, csrf, same_origin
+from .access import SESSION_COOKIE, csrf, same_origin
 from .deps import Admin, Operator, Reviewer, Viewer, access_of, playbooks_of, store_of
+from .live import last_position, sse, still_allowed
 
 router = APIRouter(prefix="/api", responses=m.ERRORS)
 Statuses = list[Status]
@@ -36,16 +34,18 @@ Statuses = list[Status]
 # --- the session (the web page logs in with a token) ----------------------------------
 @router.post("/session", response_model=m.SessionInfo, tags=["session"])
 async def login(body: m.Login, request: Request, response: Response) -> m.SessionInfo:
-    """Exchange a token for a session cookie (HttpOnly, SameSite=Strict) and a CSRF token."""
+    """Exchange a token for a session cookie (HttpOnly, SameSite=Strict) and a CSRF token;
+    the session is recorded in the store, so every server on it knows it."""
     access = access_of(request)
     identity = auth.check(await access.tokens(), body.token)
     if identity is None:
         raise HTTPException(401, "the token is unknown, malformed or revoked")
-    key, session = access.start_session(identity)
+    cookie, session = await auth.start_session(store_of(request), identity)
+    access.forget()
     response.set_cookie(
         SESSION_COOKIE,
-        key,
-        max_age=SESSION_SECONDS,
+        cookie,
+        max_age=auth.SESSION_SECONDS,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -57,7 +57,7 @@ async def login(body: m.Login, request: Request, response: Response) -> m.Sessio
 @router.get("/session", response_model=m.SessionInfo, tags=["session"])
 async def whoami(request: Request, identity: Viewer) -> m.SessionInfo:
     """Who this request acts as (and the session's CSRF token, for the web page)."""
-    session = access_of(request).session(request)
+    session = await access_of(request).session(request)
     return m.SessionInfo(
         name=identity.name,
         role=identity.role,
@@ -68,15 +68,14 @@ async def whoami(request: Request, identity: Viewer) -> m.SessionInfo:
 
 @router.delete("/session", response_model=m.Message, tags=["session"])
 async def logout(request: Request, response: Response) -> m.Message:
-    """End the session (its CSRF header is needed, as for any change)."""
-    key = request.cookies.get(SESSION_COOKIE)
+    """End the session on every server (its CSRF header is needed, as for any change)."""
     access = access_of(request)
-    session = access.session(request)
+    session = await access.session(request)
     if session is not None:
         same_origin(request)
         csrf(request, session)
-    if key:
-        access.sessions.pop(key, None)
+        await auth.end_session(store_of(request), session.id, session.identity.by, "logout")
+        access.forget()
     response.delete_cookie(SESSION_COOKIE, path="/")
     return m.Message(message="logged out")
 
@@ -345,43 +344,19 @@ async def stream(
     after: Annotated[int | None, Query(ge=0, le=2**53)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: every event from `after` (or Last-Event-ID, or now) as it
-    happens, in order, from every process; a comment every 15 s keeps the line open."""
+    happens, in order, from every process; a comment every 15 s keeps the line open. The
+    credentials are checked again every second and whenever the auth log changes: the
+    stream ends (an `ended` event says why) once its token is revoked or its session ends."""
     store = store_of(request)
     start = after
     if start is None:
         last = request.headers.get("last-event-id", "")
-        start = int(last) if last.isdigit() else await _last_position(store)
+        start = int(last) if last.isdigit() else await last_position(store)
     return StreamingResponse(
-        _sse(store, start, _hidden_logs(who)),
+        sse(store, start, _hidden_logs(who), still=still_allowed(access_of(request), request)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-async def _last_position(store: Store) -> int:
-    """The global position of the newest event (the live stream starts after it)."""
-    low, high = 0, 1
-    while await store.read(high - 1, 1):  # grow until past the end, then bisect
-        low, high = high, high * 2
-    while high - low > 1:
-        mid = (low + high) // 2
-        if await store.read(mid - 1, 1):
-            low = mid
-        else:
-            high = mid
-    return low
-
-
-async def _sse(
-    store: Store, after: int, hidden: frozenset[str], idle: float = 15
-) -> AsyncIterator[str]:
-    yield ": baton event stream\n\n"
-    async for event in follow(store, after, idle=idle):
-        if event is None:
-            yield ": keep-alive\n\n"
-        elif event.log not in hidden:
-            body = json.dumps(event.to_dict(), ensure_ascii=False)
-            yield f"id: {event.position}\nevent: baton\ndata: {body}\n\n"
 
 
 # --- tokens ------------------------------------------------------------------------------
@@ -396,7 +371,7 @@ async def list_tokens(request: Request, _: Admin) -> list[dict[str, Any]]:
 async def create_token(body: m.NewToken, request: Request, who: Admin) -> dict[str, Any]:
     """A new token: its secret is in this answer and nowhere else, ever."""
     secret, record = await auth.create_token(store_of(request), body.name, body.role, who.by)
-    access_of(request).forget_tokens()
+    access_of(request).forget()
     return {"token": secret, **record.to_dict()}
 
 
@@ -405,7 +380,5 @@ async def revoke_token(token_id: str, request: Request, who: Admin) -> m.Message
     if who.token_id == token_id:
         raise InvalidAction("a token cannot revoke itself: use another admin token")
     record = await auth.revoke_token(store_of(request), token_id, who.by)
-    access = access_of(request)
-    access.forget_tokens()
-    access.end_sessions_of(record.id)
+    access_of(request).forget()
     return m.Message(message=f"token {record.id} ({record.name}) revoked")

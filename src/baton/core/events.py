@@ -40,6 +40,8 @@ CHANGE_APPLY_FAILED = "change.apply_failed"  # attempt, how, error, by
 # --- access (the auth log) -------------------------------------------------------------
 TOKEN_CREATED = "token.created"  # id, name, role, digest (sha256 of the secret), by
 TOKEN_REVOKED = "token.revoked"  # id, by
+SESSION_STARTED = "session.started"  # id, token (its id), digest (sha256 of secret), expires, by
+SESSION_ENDED = "session.ended"  # id, by, why (logout | token revoked)
 # --- fleet ----------------------------------------------------------------------------
 AGENT_PAUSED = "agent.paused"  # agent, by, reason
 AGENT_RESUMED = "agent.resumed"  # agent, by

@@ -102,6 +102,12 @@ function startStream() {
     if (state.refresh) state.refresh(event);
     updateInboxCount();
   });
+  // the server ends the stream when the session ends or its token is revoked: log in again
+  source.addEventListener("ended", (msg) => {
+    source.close(); state.stream = null; state.me = null; state.csrf = null;
+    toast(JSON.parse(msg.data).why, true);
+    location.hash = "#/login";
+  });
   state.stream = source;
 }
 
