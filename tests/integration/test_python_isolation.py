@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -59,11 +63,16 @@ def started(folder: Path) -> bool:
 
 
 def gone(pid: int) -> bool:
+    """No such process, or one that has ended and waits to be reaped (a zombie)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 async def run(
@@ -160,3 +169,38 @@ async def test_a_thread_past_its_timeout_fails_the_attempt_but_runs_on(
     )
     # the limit the error names: the thread goes on, and its side effect lands later
     await until(lambda: (tmp_path / "work" / "marker").exists())
+
+
+CALLER = """\
+import asyncio, sys
+from pathlib import Path
+from baton.agents.python import PythonAgentConfig
+from baton.config.plugin import BuildContext
+from baton.core.records import Assignment
+
+folder = Path(sys.argv[1])
+config = PythonAgentConfig(function="job:work", isolate="process")
+agent = config.build("worker", BuildContext(base_dir=folder, state_dir=folder / ".baton"))
+task = Assignment(item_id="x", attempt=1, objective="o", inputs={"folder": str(folder / "work")})
+asyncio.run(agent.run(task))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+async def test_a_child_ends_when_baton_s_process_is_killed(tmp_path: Path) -> None:
+    (tmp_path / "job.py").write_text(JOB)
+    (tmp_path / "work").mkdir()
+    (tmp_path / "caller.py").write_text(textwrap.dedent(CALLER))
+    caller = subprocess.Popen([sys.executable, str(tmp_path / "caller.py"), str(tmp_path)])
+    try:
+        await until(lambda: started(tmp_path / "work") or caller.poll() is not None)
+        assert caller.poll() is None, "the caller ended before its function began"
+        caller.send_signal(signal.SIGKILL)  # no cleanup of any kind runs in baton's process
+        caller.wait()
+        pid = int((tmp_path / "work" / "started").read_text())
+        await until(lambda: gone(pid))  # its stdin closed: it killed itself
+        assert not (tmp_path / "work" / "marker").exists()
+    finally:
+        if caller.poll() is None:
+            caller.kill()
+            caller.wait()
