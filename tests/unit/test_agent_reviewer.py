@@ -126,7 +126,7 @@ async def test_the_prompt_carries_the_attempt_checks_and_rubric(ctx: BuildContex
     )
     critic = reviewer(ctx, "strict", rubric="Be kind but firm.")
     await critic.review(view("hello there", checks=checks, risk="medium", tags=("docs",)))
-    task = ctx.agents["strict"].fn.__globals__["SEEN"][-1]  # type: ignore[attr-defined]
+    task = ctx.agents["strict"].call.fn.__globals__["SEEN"][-1]  # type: ignore[attr-defined]
     assert (task.item_id, task.attempt, task.risk, task.tags) == ("it-7", 3, "medium", ("docs",))
     prompt = task.objective
     for part in (

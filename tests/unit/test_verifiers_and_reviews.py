@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,9 @@ CTX = BuildContext(base_dir=Path(__file__).parent, state_dir=Path(".baton"))
 
 
 def view(text: str, data: object = None, **kw: object) -> Candidate:
+    fields: dict[str, object] = {"inputs": {}, **kw}
     return Candidate(
-        item_id="i", attempt=1, agent="a", objective="o", inputs={}, text=text, data=data, **kw
+        item_id="i", attempt=1, agent="a", objective="o", text=text, data=data, **fields
     )  # type: ignore[arg-type]
 
 
@@ -99,6 +101,83 @@ async def test_python_verifier_scores_and_thresholds(tmp_path: Path) -> None:
     assert not unset.passed and "no threshold is set" in unset.evidence
     paired = await PythonVerifierConfig(function="scoring:pair").build("p", ctx).verify(view("no"))
     assert (paired.passed, paired.evidence) == (False, "it said no")
+
+
+CHECKS = """
+import os
+import threading
+import time
+
+release = threading.Event()
+
+
+def verdict(attempt):
+    return (attempt.text == "yes", f"checked in {os.getpid()}")
+
+
+def score(attempt):
+    return len(attempt.text) / 10
+
+
+def stuck(attempt):
+    release.wait(30)  # the test releases it
+    return True
+
+
+def sleeper(attempt):
+    with open(os.path.join(attempt.inputs["folder"], "started"), "w") as file:
+        file.write(str(os.getpid()))
+    time.sleep(60)
+    with open(os.path.join(attempt.inputs["folder"], "marker"), "w") as file:
+        file.write("the side effect")
+    return True
+"""
+
+
+def test_python_verifier_timeout_defaults_and_bad_values() -> None:
+    config = PythonVerifierConfig(function="m:f")
+    assert (config.timeout, config.isolate) == (300.0, "thread")
+    with pytest.raises(ValueError, match="greater than 0"):
+        PythonVerifierConfig(function="m:f", timeout=-1)
+    with pytest.raises(ValueError, match="'thread' or 'process'"):
+        PythonVerifierConfig(function="m:f", isolate="subinterpreter")  # type: ignore[arg-type]
+
+
+async def test_python_verifier_in_a_child_process(tmp_path: Path) -> None:
+    (tmp_path / "child_checks.py").write_text(CHECKS)
+    ctx = BuildContext(base_dir=tmp_path, state_dir=tmp_path)
+    paired = PythonVerifierConfig(function="child_checks:verdict", isolate="process")
+    result = await paired.build("p", ctx).verify(view("yes"))
+    assert result.passed and result.evidence.startswith("checked in ")
+    assert result.evidence != f"checked in {os.getpid()}"
+    scored = PythonVerifierConfig(function="child_checks:score", isolate="process", threshold=0.5)
+    low = await scored.build("s", ctx).verify(view("tiny"))
+    assert not low.passed and low.score == pytest.approx(0.4)
+
+
+async def test_python_verifier_past_its_timeout_is_a_failed_check(tmp_path: Path) -> None:
+    (tmp_path / "late_checks.py").write_text(CHECKS)
+    ctx = BuildContext(base_dir=tmp_path, state_dir=tmp_path)
+    killed = PythonVerifierConfig(function="late_checks:sleeper", isolate="process", timeout=3)
+    result = await killed.build("k", ctx).verify(view("x", inputs={"folder": str(tmp_path)}))
+    assert (result.passed, result.evidence) == (
+        False,
+        "late_checks:sleeper did not return within 3s: its process was killed",
+    )
+    pid = int((tmp_path / "started").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the child is gone: its side effect can never land
+    assert not (tmp_path / "marker").exists()
+    threaded = PythonVerifierConfig(function="late_checks:stuck", timeout=0.2).build("t", ctx)
+    try:
+        left = await threaded.verify(view("x"))
+    finally:
+        threaded.call.fn.__globals__["release"].set()
+    assert not left.passed
+    assert left.evidence == (
+        "late_checks:stuck did not return within 0.2s: it is still running in its thread: "
+        "a thread cannot be interrupted (isolate: process has the function killed)"
+    )
 
 
 @pytest.mark.parametrize(

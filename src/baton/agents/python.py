@@ -1,16 +1,14 @@
-"""A Python function as the agent: `module:function`, sync or async."""
+"""A Python function as the agent: `module:function`, sync or async, run on the event loop,
+in a worker thread or in a child process (config/calls.py), within its timeout."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from collections.abc import Callable
 from typing import Any, Literal
 
 import orjson
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from ..config.callables import import_callable
+from ..config.calls import CallError, FunctionCall, Isolation, refuse_inline_process
 from ..config.plugin import AgentConfig, BuildContext
 from ..core.records import AgentResult, Assignment, AwaitHuman
 from ..errors import AgentError
@@ -22,29 +20,47 @@ class PythonAgentConfig(AgentConfig):
     path: list[str] = Field(
         default_factory=lambda: ["."], description="folders put on sys.path (playbook-relative)"
     )
-    offload: bool = Field(True, description="run a sync function in a worker thread")
+    offload: bool = Field(
+        True, description="run a sync function in a worker thread (false: on the event loop)"
+    )
+    isolate: Isolation = Field(
+        "thread",
+        description="where a sync function runs: a thread (cannot be interrupted) or a "
+        "child process of its own (killed on a timeout or a stop)",
+    )
+    timeout: float = Field(600.0, gt=0, description="seconds the function may take")
+
+    @model_validator(mode="after")
+    def _one_place(self) -> PythonAgentConfig:
+        refuse_inline_process(self.offload, self.isolate)
+        return self
 
     def build(self, name: str, ctx: BuildContext) -> PythonAgent:
-        fn = import_callable(self.function, [ctx.path(p) for p in self.path])
-        return PythonAgent(name, fn, offload=self.offload)
+        call = FunctionCall.build(
+            self.function,
+            [ctx.path(p) for p in self.path],
+            isolate=self.isolate,
+            offload=self.offload,
+            timeout=self.timeout,
+        )
+        return PythonAgent(name, call)
 
 
 class PythonAgent:
-    """Calls the function with the Assignment; its return value becomes the attempt's result."""
+    """Calls the function with the Assignment; its return value becomes the attempt's result.
+    Past its timeout (or when its process dies) the attempt fails with an AgentError; an
+    exception the function raises fails it with its traceback."""
 
-    def __init__(self, name: str, fn: Callable[[Assignment], Any], *, offload: bool = True) -> None:
+    def __init__(self, name: str, call: FunctionCall) -> None:
         self.name = name
-        self.fn = fn
-        # a coroutine function only builds a coroutine when called: no thread needed
-        self.offload = offload and not inspect.iscoroutinefunction(fn)
+        self.call = call
 
     async def run(self, assignment: Assignment) -> AgentResult | AwaitHuman:
         # wall seconds are measured by the engine around every agent call (hot path: no copy)
-        value = (
-            await asyncio.to_thread(self.fn, assignment) if self.offload else self.fn(assignment)
-        )
-        if inspect.isawaitable(value):  # async callables the check above cannot see
-            value = await value
+        try:
+            value = await self.call(assignment)
+        except CallError as exc:
+            raise AgentError(str(exc)) from None
         return as_result(value)
 
 

@@ -145,8 +145,14 @@ async def _drain(stream: asyncio.StreamReader, into: bytearray) -> None:
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    signal_group(proc.pid, signal.SIGKILL)
+
+
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Send `sig` to the process group that `pid` leads (a child started in a session of
+    its own), if it is still there."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pid, sig)
 
 
 def _text(raw: bytes | bytearray) -> str:

@@ -1,15 +1,13 @@
-"""A Python predicate as the verifier: `module:function` of the attempt."""
+"""A Python predicate as the verifier: `module:function` of the attempt, run where its
+configuration says (config/calls.py), within its timeout."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from ..config.callables import import_callable
+from ..config.calls import CallError, FunctionCall, Isolation, refuse_inline_process
 from ..config.plugin import BuildContext, VerifierConfig
 from ..core.records import Candidate, CheckResult
 
@@ -18,27 +16,47 @@ class PythonVerifierConfig(VerifierConfig):
     kind: Literal["python"] = "python"
     function: str = Field(description="'module:function' taking the Candidate")
     path: list[str] = Field(default_factory=lambda: ["."])
-    offload: bool = True
+    offload: bool = Field(
+        True, description="run a sync function in a worker thread (false: on the event loop)"
+    )
+    isolate: Isolation = Field(
+        "thread",
+        description="where a sync function runs: a thread (cannot be interrupted) or a "
+        "child process of its own (killed on a timeout or a stop)",
+    )
+    timeout: float = Field(300.0, gt=0, description="seconds the function may take")
     threshold: float | None = None
 
+    @model_validator(mode="after")
+    def _one_place(self) -> PythonVerifierConfig:
+        refuse_inline_process(self.offload, self.isolate)
+        return self
+
     def build(self, name: str, ctx: BuildContext) -> PythonVerifier:
-        fn = import_callable(self.function, [ctx.path(p) for p in self.path])
-        return PythonVerifier(name, fn, self.offload, self.threshold)
+        call = FunctionCall.build(
+            self.function,
+            [ctx.path(p) for p in self.path],
+            isolate=self.isolate,
+            offload=self.offload,
+            timeout=self.timeout,
+        )
+        return PythonVerifier(name, call, self.threshold)
 
 
 class PythonVerifier:
-    def __init__(
-        self, name: str, fn: Callable[[Candidate], Any], offload: bool, threshold: float | None
-    ) -> None:
+    """The function's verdict on the Candidate; past its timeout (or when its process dies)
+    a failed check saying so."""
+
+    def __init__(self, name: str, call: FunctionCall, threshold: float | None) -> None:
         self.name = name
-        self.fn = fn
-        self.offload = offload and not inspect.iscoroutinefunction(fn)
+        self.call = call
         self.threshold = threshold
 
     async def verify(self, candidate: Candidate) -> CheckResult:
-        value = await asyncio.to_thread(self.fn, candidate) if self.offload else self.fn(candidate)
-        if inspect.isawaitable(value):
-            value = await value
+        try:
+            value = await self.call(candidate)
+        except CallError as exc:
+            return CheckResult(False, str(exc))
         if isinstance(value, CheckResult):
             return value
         if isinstance(value, bool):
