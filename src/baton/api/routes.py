@@ -8,6 +8,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
 from ..config.items import check_against, with_ids
@@ -173,11 +174,13 @@ async def show(item_id: str, request: Request, _: Viewer) -> m.ItemDetail:
 
 
 @router.get("/blobs/{digest}", tags=["items"], response_class=Response)
-async def blob(digest: str, request: Request, _: Viewer) -> Response:
+async def blob(
+    digest: Annotated[str, PathParam(pattern=DIGEST.pattern, description="sha256:<64 hex>")],
+    request: Request,
+    _: Viewer,
+) -> Response:
     """What an event keeps aside: `{"$blob": "sha256:...", "bytes", "json", "preview"}` in
     an event's data names it; this answers its bytes whole (JSON or UTF-8 text)."""
-    if not DIGEST.match(digest):
-        raise HTTPException(422, f"{digest!r} is not a blob digest (expected sha256:<64 hex>)")
     content = await store_of(request).get_blob(digest)
     if content is None:
         raise NotFound(f"no blob {digest} in this store")
