@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..config.items import ItemSpec
@@ -133,6 +134,12 @@ class ItemDetail(BaseModel):
     events: list[EventOut] = Field(description="the whole timeline")
     waiting: dict[str, Any] | None = None
     outcome: str | None = None
+
+
+ExpectedHead = Annotated[
+    str | None,
+    Query(pattern="^[0-9a-fA-F]{64}$", description="a checkpoint's hash the audit log must hold"),
+]
 
 
 class CheckpointOut(BaseModel):

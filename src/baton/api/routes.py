@@ -293,10 +293,7 @@ async def metrics_series(
 async def audit(
     request: Request,
     _: Viewer,
-    expect: Annotated[
-        str | None,
-        Query(description="a checkpoint's hash the audit log must still hold (64 hex digits)"),
-    ] = None,
+    expect: m.ExpectedHead = None,
 ) -> m.AuditOut:
     """Every hash chain recomputed, and every log held to the heads the checkpoints
     recorded: the first broken link of each log, and every log cut short or gone."""
