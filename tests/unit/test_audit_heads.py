@@ -142,3 +142,10 @@ def test_checkpoints_cover_what_changed_and_racing_writers_each_record_once() ->
         assert audit.checkpoint.number == 2
 
     asyncio.run(go())
+
+
+def test_no_item_may_take_the_audit_logs_id() -> None:
+    from baton.config.items import ItemSpec
+
+    with pytest.raises(ValueError, match="'audit' is reserved for baton's own log"):
+        ItemSpec(id="audit", objective="x")
