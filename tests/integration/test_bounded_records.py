@@ -126,6 +126,32 @@ async def test_a_huge_output_is_kept_aside_whole_and_shown_cut(
 
     audit = baton("audit", "verify")
     assert audit.returncode == 0, audit.stdout + audit.stderr
+    await tamper_with(baton_store, digest, b"other bytes")
+    changed = baton("audit", "verify")
+    said = " ".join((changed.stdout + changed.stderr).split())
+    assert changed.returncode == 1 and f"log big #4 refers to blob {digest}, whose bytes" in said
+    await tamper_with(baton_store, digest, None)
+    gone = baton("audit", "verify")
+    said = " ".join((gone.stdout + gone.stderr).split())
+    assert gone.returncode == 1 and f"{digest}, which the store no longer has" in said
+
+
+async def tamper_with(url: str, digest: str, content: bytes | None) -> None:
+    """Change (or, with None, delete) a blob behind the store's back."""
+    if url.startswith("redis"):
+        import redis.asyncio as redis
+
+        base, _, prefix = url.partition("?prefix=")
+        client = redis.Redis.from_url(base)
+        key = f"{prefix}blob:{digest}"
+        await (client.delete(key) if content is None else client.set(key, content))
+        await client.aclose()
+        return
+    file = Path(url).with_suffix(".blobs") / digest[7:9] / digest[9:]
+    if content is None:
+        file.unlink()
+    else:
+        file.write_bytes(content)
 
 
 def test_export_carries_the_blobs_and_import_checks_them(tmp_path: Path, baton: Baton) -> None:

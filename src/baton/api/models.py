@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..config.items import ItemSpec
+from ..services.audit import Audit
 from ..services.auth import Role
 
 
@@ -134,8 +136,50 @@ class ItemDetail(BaseModel):
     outcome: str | None = None
 
 
+ExpectedHead = Annotated[
+    str | None,
+    Query(pattern="^[0-9a-fA-F]{64}$", description="a checkpoint's hash the audit log must hold"),
+]
+
+
+class CheckpointOut(BaseModel):
+    number: int = Field(description="its seq in the audit log")
+    hash: str = Field(description="the signed-off head: note it down, hold the store to it")
+    logs: int
+    events: int
+    at: float
+
+
 class AuditOut(BaseModel):
     ok: bool
     logs: int
     events: int
-    broken: list[dict[str, Any]]
+    broken: list[dict[str, Any]] = Field(description="each log's first broken link")
+    findings: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="logs that do not reach (or match) the head a checkpoint recorded or "
+        "the version their index row names: log, seq, problem",
+    )
+    checkpoint: CheckpointOut | None = Field(default=None, description="the latest checkpoint")
+    uncovered: int = Field(default=0, description="events no checkpoint covers yet")
+
+    @classmethod
+    def of(cls, found: Audit) -> AuditOut:
+        latest = found.checkpoint
+        return cls(
+            ok=found.ok,
+            logs=found.logs,
+            events=found.events,
+            broken=[{"log": b.log, "seq": b.seq, "reason": b.reason} for b in found.broken],
+            findings=[{"log": f.log, "seq": f.seq, "problem": f.problem} for f in found.findings],
+            checkpoint=None
+            if latest is None
+            else CheckpointOut(
+                number=latest.number,
+                hash=latest.hash,
+                logs=latest.logs,
+                events=latest.events,
+                at=latest.at,
+            ),
+            uncovered=found.uncovered,
+        )

@@ -309,11 +309,14 @@ async def metrics_series(
 
 
 @router.get("/audit", response_model=m.AuditOut, tags=["metrics"])
-async def audit(request: Request, _: Viewer) -> m.AuditOut:
-    """Every hash chain recomputed; the first broken link of each log."""
-    found = await verify_store(store_of(request))
-    broken = [{"log": b.log, "seq": b.seq, "reason": b.reason} for b in found.broken]
-    return m.AuditOut(ok=found.ok, logs=found.logs, events=found.events, broken=broken)
+async def audit(
+    request: Request,
+    _: Viewer,
+    expect: m.ExpectedHead = None,
+) -> m.AuditOut:
+    """Every hash chain recomputed, and every log held to the heads the checkpoints
+    recorded: the first broken link of each log, and every log cut short or gone."""
+    return m.AuditOut.of(await verify_store(store_of(request), expect))
 
 
 @router.get("/events", response_model=list[m.EventOut], tags=["events"])

@@ -1,4 +1,4 @@
-"""Watching and inspecting: status, show, events, inbox, metrics, audit."""
+"""Watching and inspecting: status, show, events, inbox, metrics, audit (verify, checkpoint)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ..core.vocabulary import OPEN_STATUSES, Status
 from ..errors import InputError, NotFound
 from ..runtime.recording import load_state
 from ..services import metrics, views
-from ..services.audit import verify_store
+from ..services.audit import verify_store, write_checkpoint
 from ..store.base import Store
 from ..store.feed import feed
 from ..store.feed import follow as follow_feed
@@ -216,21 +216,60 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--expect",
+    metavar="HASH",
+    help="Fail unless the audit log still holds the checkpoint of this hash (one you noted "
+    "down from `baton audit checkpoint`): finds the audit log's own tail cut off.",
+)
 @pass_context
-def audit_verify_cmd(ctx: Context) -> None:
-    """Recompute every log's hash chain; report the first broken link of each log."""
+def audit_verify_cmd(ctx: Context, expect: str | None) -> None:
+    """Recompute every log's hash chain, and hold every log to the heads the checkpoints
+    recorded (and every item to its index row): report what does not hold (exit 1)."""
 
-    audit = ctx.run(verify_store)
+    audit = ctx.run(lambda store: verify_store(store, expect))
+    latest = audit.checkpoint
+    covered = (
+        f"checkpoint {latest.number} (head {latest.hash}); {audit.uncovered} event(s) since, "
+        "not yet covered by one"
+        if latest is not None
+        else f"no checkpoint yet: `baton audit checkpoint` covers the {audit.uncovered} event(s)"
+    )
     if audit.ok:
         ctx.console.print(
-            f"audit ok: {audit.events} events in {audit.logs} logs, every hash chain holds"
+            f"audit ok: {audit.events} events in {audit.logs} logs, every hash chain holds, "
+            f"every log reaches its recorded head; {covered}",
+            highlight=False,
+            soft_wrap=True,
         )
         return
     for link in audit.broken:
         ctx.console.print(
             f"BROKEN: log {link.log} at event #{link.seq}: {link.reason}", style="red"
         )
+    for finding in audit.findings:
+        ctx.console.print(
+            f"MISMATCH: {finding.problem}", style="red", highlight=False, soft_wrap=True
+        )
+    ctx.console.print(covered, highlight=False, soft_wrap=True)
     raise SystemExit(1)
+
+
+@audit_group.command("checkpoint")
+@pass_context
+def audit_checkpoint_cmd(ctx: Context) -> None:
+    """Record the head of every log changed since the last checkpoint; prints the new head
+    (note it down: `baton audit verify --expect HASH` holds the store to it)."""
+
+    found = ctx.run(lambda store: write_checkpoint(store, f"human:{whoami()}"))
+    if found is None:
+        ctx.line("nothing to cover: the store holds no events yet")
+        return
+    same = "" if found.written else " (nothing changed since it)"
+    ctx.line(
+        f"checkpoint {found.number}: {found.logs} logs, {found.events} events, "
+        f"head {found.hash}{same}"
+    )
 
 
 @main.command("config")

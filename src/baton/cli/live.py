@@ -33,6 +33,7 @@ from ..core.vocabulary import FINAL_STATUSES, Status
 from ..runtime.engine import Engine
 from ..runtime.shutdown import DEFAULT_GRACE, stop_on_signals
 from ..services import metrics
+from ..services.audit import final_checkpoint
 from ..store.base import Store
 from ..store.feed import follow as follow_feed
 from .app import RESUME, Context, activate_hint
@@ -239,6 +240,7 @@ async def run_live(
             (failed,) = await asyncio.gather(helper, return_exceptions=True)
             if isinstance(failed, Exception):
                 raise failed
+    await final_checkpoint(store, f"engine:{engine.owner}")  # the run's heads, signed off
     code = await _summary(ctx, store, ids, time.time() - started, as_json)
     if signals.received:
         say(f"interrupted: {RESUME}")

@@ -17,6 +17,7 @@ from ..core.vocabulary import OPEN_STATUSES
 from ..errors import InputError, ItemsError, NotFound, Problem
 from ..runtime.engine import Engine
 from ..runtime.shutdown import DEFAULT_GRACE, stop_on_signals
+from ..services.audit import CHECKPOINT_EVERY, final_checkpoint, keep_checkpoints
 from ..store.base import Store
 from .app import Context, main, pass_context
 from .live import run_live
@@ -238,6 +239,15 @@ async def _recorded_playbook(store: Store, item_id: str, queue: str, ctx: Contex
     help="Code work: leave every attempt's worktree in place (for debugging).",
 )
 @grace_option
+@click.option(
+    "--checkpoint-every",
+    default=CHECKPOINT_EVERY,
+    show_default=True,
+    type=click.FloatRange(1, 86_400),
+    metavar="SECONDS",
+    help="How often to write an audit checkpoint (the heads of the logs that changed), "
+    "when something did; one more is written when the worker stops.",
+)
 @pass_context
 def worker_cmd(
     ctx: Context,
@@ -246,6 +256,7 @@ def worker_cmd(
     lease_seconds: float,
     keep_worktrees: bool,
     grace: float,
+    checkpoint_every: float,
 ) -> None:
     """Work on the items of PLAYBOOKS as they arrive, until stopped (Ctrl-C or SIGTERM).
 
@@ -272,6 +283,8 @@ def worker_cmd(
                 ctx.line(event_line(event))
 
         printer = asyncio.create_task(echo())
+        by = f"engine:{engine.owner}"
+        checkpoints = asyncio.create_task(keep_checkpoints(store, by, checkpoint_every))
         names = ", ".join(b.name for b in books)
         ctx.err.print(f"worker {engine.owner} on {names}: waiting for work (Ctrl-C stops)")
         say = functools.partial(ctx.err.print, highlight=False, soft_wrap=True)
@@ -280,6 +293,8 @@ def worker_cmd(
                 await engine.run(None)
         finally:
             printer.cancel()
+            checkpoints.cancel()
+        await final_checkpoint(store, by)
         say(f"worker {engine.owner} stopped; the items it held are back in the queue")
         return 0 if len(signals.received) < 2 else signals.exit_code
 

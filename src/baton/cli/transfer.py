@@ -79,6 +79,13 @@ def import_cmd(ctx: Context, source: str) -> None:
         f"imported {done.events} events of {done.logs} logs ({done.items} items){again}",
         highlight=False,
     )
+    if done.merged_audit:
+        ctx.err.print(
+            "the store keeps its own audit checkpoints: the export's were checked against its "
+            "logs and a new checkpoint here covers them (`baton audit verify` prints its head)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def backup_path(ctx: Context) -> Path:

@@ -1,8 +1,9 @@
 """Events: the immutable record of every transition, and the one list of their names.
 
-Each log (one per work item, plus the fleet log) is a chain: every event carries the hash
-of the previous event of the same log, so any edit to history breaks a link that
-`baton audit verify` finds.
+Each log (one per work item, plus the fleet, auth and audit logs) is a chain: every event
+carries the hash of the previous event of the same log, so any edit to history breaks a
+link that `baton audit verify` finds; the audit log's checkpoints record every log's head,
+so a log cut short, or removed, is found too.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ TOKEN_CREATED = "token.created"  # id, name, role, digest (sha256 of the secret)
 TOKEN_REVOKED = "token.revoked"  # id, by
 SESSION_STARTED = "session.started"  # id, token (its id), digest (sha256 of secret), expires, by
 SESSION_ENDED = "session.ended"  # id, by, why (logout | token revoked)
+# --- the audit log ---------------------------------------------------------------------
+# heads ({log: [seq, hash]} of every log changed since the previous checkpoint; all of
+# them when `full`), logs and events (the totals covered), through ({position, log, seq}:
+# the last event of the global feed it covers), full, by
+AUDIT_CHECKPOINT = "audit.checkpoint"
 # --- fleet ----------------------------------------------------------------------------
 AGENT_PAUSED = "agent.paused"  # agent, by, reason
 AGENT_RESUMED = "agent.resumed"  # agent, by

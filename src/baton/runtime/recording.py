@@ -123,7 +123,7 @@ async def reload(store: Store, state: ItemState) -> None:
 
 async def load_state(store: Store, item_id: str) -> ItemState:
     """An item's state folded from its log; NotFound for an item the store does not have,
-    and for baton's own logs (fleet, auth), which are never items."""
+    and for baton's own logs (fleet, auth, audit), which are never items."""
     if item_id in RESERVED_LOGS:
         raise NotFound(f"{item_id!r} is baton's own log (the {item_id} log), not an item")
     events = await store.load(item_id)

@@ -7,6 +7,9 @@ each log's hash chain, and that the target holds nothing that disagrees with it)
 appends the events in the same order, recomputing each item's index row by folding its
 log. A target log that already holds the start of an imported log (an import that was cut
 off) is continued, so running an import again is safe; anything else changes nothing.
+The audit log's checkpoints come along and stay valid (they record each log's seq and
+hash, not positions); a target with checkpoints of its own keeps them instead and signs
+the imported logs off with a new one, once they were checked against the export's.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from ..core.bounds import BLOB_KEY, DIGEST, digest_of, refs
 from ..core.events import Event, verify_chain
 from ..core.index import summarize
 from ..core.state import ItemState
+from ..core.vocabulary import AUDIT_LOG
 from ..errors import InputError, Problem, StoreError
 from ..store.base import Store
 from ..store.feed import feed
+from .audit import compare, fold_heads, write_checkpoint
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {
     "log": str,
@@ -67,6 +72,9 @@ class Imported:
     skipped: int  # already in the target (a resumed import)
     logs: int
     items: int
+    # the target kept its own audit log: the export's checkpoints, checked against its
+    # logs, were not carried over; a new checkpoint in the target covers what came in
+    merged_audit: bool = False
 
 
 def parse_lines(lines: Iterable[bytes | str], source: str) -> tuple[list[Event], dict[str, bytes]]:
@@ -140,7 +148,9 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
 
 
 def check_chains(events: list[Event], source: str) -> dict[str, list[Event]]:
-    """The events by log, each log's hash chain checked whole (from its first event)."""
+    """The events by log, each log's hash chain checked whole (from its first event), and
+    each log held to the heads the export's own audit checkpoints recorded (an export
+    whose logs were cut short is refused like one that was edited)."""
     logs: dict[str, list[Event]] = {}
     for event in events:
         logs.setdefault(event.log, []).append(event)
@@ -151,6 +161,11 @@ def check_chains(events: list[Event], source: str) -> dict[str, list[Event]]:
             problems.append(
                 Problem(source, None, f"log {log}", f"seq {broken.seq}: {broken.reason}")
             )
+    heads, findings = fold_heads(logs.get(AUDIT_LOG, []))
+    for log in dict.fromkeys([*logs, *heads]):
+        if log != AUDIT_LOG:
+            findings.extend(compare(log, logs.get(log, []), heads.get(log), None))
+    problems.extend(Problem(source, None, f"log {f.log}", f.problem) for f in findings)
     if problems:
         raise InputError(problems)
     return logs
@@ -164,6 +179,7 @@ async def import_events(
     logs = check_chains(events, source)
     problems = []
     present: dict[str, int] = {}
+    merged = False
     for log, chain in logs.items():
         existing = await store.load(log)
         if not existing:
@@ -171,6 +187,9 @@ async def import_events(
         if len(existing) > len(chain) or any(
             a.hash != b.hash for a, b in zip(existing, chain, strict=False)
         ):
+            if log == AUDIT_LOG:  # the target's own checkpoints: the export's were checked
+                merged = True  # above, and a checkpoint in the target signs them off after
+                continue
             problems.append(
                 Problem(
                     source,
@@ -185,6 +204,8 @@ async def import_events(
         raise InputError(problems)
 
     await store.put_blobs(blobs or {})
+    if merged:
+        events = [e for e in events if e.log != AUDIT_LOG]
     states: dict[str, ItemState] = {}
     written = skipped = 0
     for log, run in _runs(events):
@@ -203,7 +224,9 @@ async def import_events(
         await store.append(log, new[0].seq - 1, new, row)
         written += len(new)
     items = sum(1 for chain in logs.values() if chain[0].kind == ev.ITEM_SUBMITTED)
-    return Imported(written, skipped, len(logs), items)
+    if merged:
+        await write_checkpoint(store, f"import:{source}")
+    return Imported(written, skipped, len(logs), items, merged)
 
 
 def _runs(events: list[Event]) -> Iterable[tuple[str, list[Event]]]:
