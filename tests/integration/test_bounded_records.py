@@ -100,7 +100,7 @@ async def test_a_huge_output_is_kept_aside_whole_and_shown_cut(
 
     if not baton_store.startswith("redis"):
         db = Path(baton_store)
-        blob_file = db.with_suffix(".blobs") / digest[7:9] / digest[9:]
+        blob_file = Path(f"{db}.blobs") / digest[7:9] / digest[9:]
         assert blob_file.read_bytes() == expected()
         with sqlite3.connect(db) as conn:
             (largest,) = conn.execute("SELECT max(length(data)) FROM events").fetchone()
@@ -147,7 +147,7 @@ async def tamper_with(url: str, digest: str, content: bytes | None) -> None:
         await (client.delete(key) if content is None else client.set(key, content))
         await client.aclose()
         return
-    file = Path(url).with_suffix(".blobs") / digest[7:9] / digest[9:]
+    file = Path(f"{url}.blobs") / digest[7:9] / digest[9:]
     if content is None:
         file.unlink()
     else:
@@ -186,6 +186,18 @@ def test_export_carries_the_blobs_and_import_checks_them(tmp_path: Path, baton: 
     refused = baton("--store", str(third), "import", "short.jsonl")
     assert refused.returncode != 0 and "not in the file" in " ".join(refused.stderr.split())
     assert not third.exists()
+
+
+def test_a_reset_keeps_the_blobs_in_its_backup(tmp_path: Path, baton: Baton) -> None:
+    project(tmp_path)
+    baton("run", "playbook.yaml", "items.jsonl", "--no-live", check=True, timeout=300)
+    digest = baton("show", "big", check=True).stdout.split("baton blob ", 1)[1].split("]")[0]
+    baton("reset", "--yes", check=True)
+    assert baton("blob", digest).returncode != 0  # gone with the store
+    (backup,) = sorted((tmp_path / ".baton" / "backups").glob("history-*.jsonl"))
+    baton("import", str(backup), check=True)
+    assert baton("blob", digest, check=True).stdout.encode() == expected()
+    assert baton("audit", "verify").returncode == 0
 
 
 @pytest.mark.parametrize("limit", ["12k", "100"])

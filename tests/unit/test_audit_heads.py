@@ -149,3 +149,34 @@ def test_no_item_may_take_the_audit_logs_id() -> None:
 
     with pytest.raises(ValueError, match="'audit' is reserved for baton's own log"):
         ItemSpec(id="audit", objective="x")
+
+
+async def test_a_checkpoint_of_many_logs_is_several_bounded_events_in_one_append(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import orjson
+
+    monkeypatch.setenv("BATON_EVENT_BYTES", "8192")
+    store = MemoryStore()
+    for i in range(300):
+        name = f"item-{i:03d}-" + "x" * 110  # ids near their 128-character limit
+        await store.append(name, 0, log_of(name, 2))
+    point = await write_checkpoint(store, "test")
+    audit_log = await store.load(AUDIT_LOG)
+    assert len(audit_log) > 1 and all(e.kind == ev.AUDIT_CHECKPOINT for e in audit_log)
+    assert max(len(orjson.dumps(e.data)) for e in audit_log) <= 8192
+    assert point is not None and point.number == len(audit_log) and point.logs == 300
+    heads, findings = fold_heads(audit_log)
+    assert len(heads) == 300 and findings == []
+    assert (await verify_store(store)).ok
+
+
+async def test_an_old_item_named_audit_is_never_written_to() -> None:
+    from baton.errors import StoreError
+
+    store = MemoryStore()
+    old = chain(AUDIT_LOG, 0, "", 1.0, [(ev.ITEM_SUBMITTED, {"spec": {"objective": "o"}})])
+    await store.append(AUDIT_LOG, 0, old)
+    with pytest.raises(StoreError, match="not baton's audit log"):
+        await write_checkpoint(store, "test")
+    assert await store.load(AUDIT_LOG) == [e._replace(position=1) for e in old]

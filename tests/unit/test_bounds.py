@@ -56,6 +56,22 @@ def test_thousands_of_small_values_go_out_as_one_json_blob() -> None:
     assert restore(fitted, blobs) == data
 
 
+def test_previews_are_bounded_in_bytes_and_the_events_keys_stay() -> None:
+    # 4-byte characters and characters JSON escapes six-fold cannot blow the limit
+    for char in ("😀", "\x01"):
+        data = {"attempt": 1, "verifier": "v", "passed": False, "evidence": char * 3000}
+        fitted, blobs = bound(data, 4096)
+        assert size(fitted) <= 4096
+        assert fitted.keys() == data.keys() and fitted["verifier"] == "v"
+        assert restore(fitted, blobs) == data
+    many = {f"k{i}": "x" * 600 for i in range(12)}  # 12 keys, none large: some go out
+    fitted, blobs = bound(many, 4096)
+    assert size(fitted) <= 4096 and fitted.keys() == many.keys()
+    assert restore(fitted, blobs) == many
+    with pytest.raises(ValueError, match="cannot be made to fit 4096 bytes"):
+        bound({f"key-{i:05d}": i for i in range(2000)}, 4096)
+
+
 def test_a_lookalike_is_not_a_reference() -> None:
     assert not is_ref({"$blob": "sha256:xyz", "bytes": 1, "json": False, "preview": ""})
     assert not is_ref({"$blob": digest_of(b"a"), "bytes": 1, "json": False})
@@ -67,7 +83,7 @@ def test_a_lookalike_is_not_a_reference() -> None:
 def test_shown_says_how_much_was_left_out_and_how_to_see_it() -> None:
     fitted, _ = bound({"text": "é" * 50_000}, 8192)
     line = shown(fitted["text"])
-    assert line.startswith("é" * 1000 + "…")
+    assert line.startswith("é" * 500 + "…")  # the first 1000 bytes, whole characters
     assert "100,000 bytes in all" in line and f"baton blob {fitted['text']['$blob']}" in line
     assert visible(fitted) == {"text": line}
 

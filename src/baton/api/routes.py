@@ -175,7 +175,7 @@ async def show(item_id: str, request: Request, _: Viewer) -> m.ItemDetail:
 
 @router.get("/blobs/{digest}", tags=["items"], response_class=Response)
 async def blob(
-    digest: Annotated[str, PathParam(pattern=DIGEST.pattern, description="sha256:<64 hex>")],
+    digest: Annotated[str, PathParam(pattern=f"^{DIGEST.pattern}$", description="sha256:<64 hex>")],
     request: Request,
     _: Viewer,
 ) -> Response:

@@ -98,7 +98,7 @@ def show_cmd(ctx: Context, item: str, as_json: bool) -> None:
 @pass_context
 def blob_cmd(ctx: Context, digest: str, output: str | None) -> None:
     """Print what an event keeps aside (`baton show` names it: sha256:...), byte for byte."""
-    if not DIGEST.match(digest):
+    if not DIGEST.fullmatch(digest):
         raise InputError(f"DIGEST: {digest!r} is not a blob digest (expected sha256:<64 hex>)")
 
     async def go(store: Store) -> bytes | None:

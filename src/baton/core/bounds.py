@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
 
 EVENT_BYTES = 64 * 1024  # the default limit of one event's data, as JSON
 MIN_EVENT_BYTES = 4 * 1024  # below this a reference and its preview may not fit
-PREVIEW_CHARS = 1000  # how much of a moved text the event keeps in sight
+PREVIEW_CHARS = 1000  # how much (bytes, whole characters) of a moved value stays in sight
 PART_PREVIEW_CHARS = 120  # ... of each part moved out of a value split to fit
 BLOB_KEY = "$blob"
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")  # fullmatch it
 _REF_KEYS = frozenset({BLOB_KEY, "bytes", "json", "preview"})
 
 
@@ -38,7 +38,7 @@ def is_ref(value: Any) -> bool:
         isinstance(value, dict)
         and value.keys() == _REF_KEYS
         and isinstance(value[BLOB_KEY], str)
-        and DIGEST.match(value[BLOB_KEY]) is not None
+        and DIGEST.fullmatch(value[BLOB_KEY]) is not None
     )
 
 
@@ -51,8 +51,13 @@ def _ref(value: Any, blobs: dict[str, bytes], chars: int = PREVIEW_CHARS) -> dic
     content = value.encode() if text else orjson.dumps(value)
     digest = digest_of(content)
     blobs[digest] = content
-    preview = value[:chars] if text else content[:chars].decode(errors="ignore")
-    return {BLOB_KEY: digest, "bytes": len(content), "json": not text, "preview": preview}
+    # `chars` bytes of the start, whole characters only; fewer if JSON escapes swell them
+    preview = content[:chars].decode(errors="ignore")
+    ref = {BLOB_KEY: digest, "bytes": len(content), "json": not text, "preview": preview}
+    while len(orjson.dumps(preview)) > 2 * chars:
+        preview = preview[: len(preview) // 2]
+        ref["preview"] = preview
+    return ref
 
 
 def _bound(value: Any, limit: int, blobs: dict[str, bytes]) -> Any:
@@ -96,10 +101,18 @@ def bound(
     if _size(data) <= limit:
         return data, {}
     blobs: dict[str, bytes] = {}
-    parts = {k: _bound(v, limit // 2, blobs) for k, v in data.items()}
-    fitted = _bound(parts, limit, blobs)
-    if not isinstance(fitted, dict) or is_ref(fitted):  # keys alone too big: keep a ref
-        return {"data": fitted}, blobs
+    fitted = {k: _bound(v, limit // 2, blobs) for k, v in data.items()}
+    # the event's own keys stay (the fold reads them): what is left goes out, largest first
+    for k in sorted(fitted, key=lambda k: -_size(fitted[k])):
+        if _size(fitted) <= limit:
+            break
+        if not is_ref(fitted[k]) and _size(fitted[k]) > 64:
+            fitted[k] = _ref(fitted[k], blobs, PART_PREVIEW_CHARS)
+    if _size(fitted) > limit:
+        raise ValueError(
+            f"an event of {len(data)} keys cannot be made to fit {limit} bytes "
+            "(raise BATON_EVENT_BYTES)"
+        )
     return fitted, blobs
 
 
@@ -115,20 +128,27 @@ def refs(value: Any) -> Iterator[dict[str, Any]]:
             yield from refs(v)
 
 
-def restore(value: Any, blobs: Mapping[str, bytes]) -> Any:
+def restore(
+    value: Any,
+    blobs: Mapping[str, bytes],
+    missing: Callable[[dict[str, Any]], Any] | None = None,
+) -> Any:
     """`value` with every reference whose blob is given replaced by what it stands for
-    (references nested in restored values too); others are left as they are."""
+    (references nested in restored values too); the others by `missing(ref)`, or left as
+    they are."""
     if is_ref(value):
         content = blobs.get(value[BLOB_KEY])
         if content is None:
-            return value
-        return restore(orjson.loads(content), blobs) if value["json"] else content.decode()
+            return value if missing is None else missing(value)
+        if not value["json"]:
+            return content.decode(errors="replace")
+        return restore(orjson.loads(content), blobs, missing)
     if isinstance(value, dict):
         if not any(True for _ in refs(value)):
             return value
-        return {k: restore(v, blobs) for k, v in value.items()}
+        return {k: restore(v, blobs, missing) for k, v in value.items()}
     if isinstance(value, list):
-        return [restore(v, blobs) for v in value]
+        return [restore(v, blobs, missing) for v in value]
     return value
 
 

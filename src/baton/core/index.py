@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from .bounds import shown
 from .loop import Step, decide, runnable, status_of
 from .state import ItemState
 from .vocabulary import Status
@@ -59,7 +60,7 @@ def summarize(state: ItemState, now: float, step: Step | None = None) -> ItemSum
         waiting,
         state.version,
         len(state.attempts),
-        str(state.spec.get("objective", ""))[:200],
+        shown(state.spec.get("objective", ""))[:200],  # a blob: its preview
         state.submitted_at,
         now,
     )

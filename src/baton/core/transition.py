@@ -8,9 +8,10 @@ comes back; nothing here reads or writes a store.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .bookkeeping import Entry, bookkeeping
+from .bounds import EVENT_BYTES, bound, restore
 from .events import Event, chain
 from .index import ItemSummary, summarize
 from .loop import Step, decide
@@ -26,6 +27,8 @@ class Transition:
     events: list[Event]
     step: Step  # the item's next step once these events are recorded
     summary: ItemSummary  # its index row then
+    # what the events refer to but do not hold (core/bounds.py): written before them
+    blobs: dict[str, bytes] = field(default_factory=dict)
 
 
 def settle(
@@ -35,23 +38,35 @@ def settle(
     running: Collection[int] = (),
     *,
     follow: bool = True,
+    limit: int = EVENT_BYTES,
 ) -> Transition:
     """Chain `entries` onto `state` (applied in place) and decide what comes next.
 
     With `follow`, the events of effect-free steps the loop decides next (a refine, an
     acceptance, an escalation) are added too, so they share one append with the step
     that led to them. `running`: the attempts the deciding engine runs (see decide).
+
+    Every event is bounded to `limit` bytes of data (core/bounds.py): what it cannot hold
+    goes to the transition's blobs, while the state is given the whole values, so what
+    is decided next (the feedback a refine hands on) sees them whole.
     """
     expected = state.version
     events: list[Event] = []
+    blobs: dict[str, bytes] = {}
     while True:
-        batch = chain(state.item_id, state.version, state.last_hash, now, entries)
+        fitted = []
+        for kind, data in entries:
+            small, moved = bound(data, limit)
+            if moved:
+                blobs.update(moved)
+            fitted.append((kind, small))
+        batch = chain(state.item_id, state.version, state.last_hash, now, fitted)
         for event in batch:
-            state.apply(event)
+            state.apply(event._replace(data=restore(event.data, blobs)) if blobs else event)
         events.extend(batch)
         step = decide(state, now, running)
         more = bookkeeping(state, step) if follow else None
         if not more:
             break
         entries = more
-    return Transition(state.item_id, expected, events, step, summarize(state, now, step))
+    return Transition(state.item_id, expected, events, step, summarize(state, now, step), blobs)

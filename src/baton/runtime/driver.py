@@ -48,7 +48,7 @@ from . import effects
 from .bus import Bus
 from .fleet import Fleet
 from .leases import Leases, take_over
-from .recording import Conflict, bounded, hydrate, record, reload
+from .recording import Conflict, record, reload
 from .redact import Redactor
 from .rounds import Round
 from .shutdown import Interrupted, Shutdown, unless
@@ -195,10 +195,9 @@ class ItemDriver:
         async with live.lock if live is not None else contextlib.nullcontext():
             if shared.redactor:
                 entries = [(kind, shared.redactor.data(data)) for kind, data in entries]
-            entries, blobs = await bounded(shared.store, entries, shared.event_bytes)
-            transition = settle(state, entries, shared.clock(), self.running)
-            if blobs:  # the state keeps the whole values the events refer to
-                await hydrate(shared.store, state, blobs)
+            transition = settle(
+                state, entries, shared.clock(), self.running, limit=shared.event_bytes
+            )
             fence = shared.leases.fence(state.item_id)  # LeaseLost: no longer ours to write
             try:
                 stored = await record(shared.store, transition, fence)

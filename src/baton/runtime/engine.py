@@ -29,7 +29,8 @@ from .driver import Shared
 from .fleet import Fleet
 from .gc_threshold import fewer_collections
 from .leases import Leases, Owner
-from .recording import bounded, event_limit, record
+from .recording import EVENT_BYTES_ENV as ENV
+from .recording import event_limit, record
 from .redact import Redactor
 from .shutdown import Shutdown
 
@@ -85,7 +86,7 @@ class Engine:
             state_dir=self.state_dir,
             keep_worktrees=keep_worktrees,
             shutdown=Shutdown(),
-            event_bytes=event_limit(env) if event_bytes is None else event_bytes,
+            event_bytes=event_limit(env if event_bytes is None else {ENV: str(event_bytes)}),
         )
 
     def stop(self, grace: float | None = None, why: str = "") -> None:
@@ -166,9 +167,9 @@ class Engine:
             ev.ITEM_SUBMITTED,
             {"spec": spec.to_dict(), "queue": book.name, "playbook": origin},
         )
-        entries, _ = await bounded(self.store, [entry], self.shared.event_bytes)
+        limit = self.shared.event_bytes
         try:
-            stored = await record(self.store, settle(state, entries, self.clock()))
+            stored = await record(self.store, settle(state, [entry], self.clock(), limit=limit))
         except VersionConflict:
             return spec.id, False
         self.bus.publish(stored)

@@ -10,19 +10,20 @@ which `retrying` answers by running the action again.
 Records are bounded: what one event may not hold (`BATON_EVENT_BYTES` of data as JSON,
 65536 unless set) goes to the store's blob store first (core/bounds.py decides what), and
 an item's state is made whole again from it where the engine needs the full values (a
-verifier reads the whole output): `bounded` and `hydrate`.
+verifier reads the whole output): `settle` bounds, `record` writes the blobs before the
+events, `hydrate` puts whole values back into a state folded from the log.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..core.bookkeeping import Entry
-from ..core.bounds import BLOB_KEY, EVENT_BYTES, MIN_EVENT_BYTES, bound, refs, restore
+from ..core.bounds import BLOB_KEY, EVENT_BYTES, MIN_EVENT_BYTES, refs, restore, shown
 from ..core.events import Event
 from ..core.state import ItemState, fold
 from ..core.transition import Transition
@@ -31,9 +32,9 @@ from ..errors import InputError, NotFound, StoreError, VersionConflict
 from ..store.base import Store
 
 T = TypeVar("T")
+log = logging.getLogger("baton.recording")
 
 EVENT_BYTES_ENV = "BATON_EVENT_BYTES"
-_ATTEMPT_FIELDS = ("task", "output", "reviews", "checks", "feedback")
 
 
 def event_limit(env: Mapping[str, str] | None = None) -> int:
@@ -54,42 +55,40 @@ def event_limit(env: Mapping[str, str] | None = None) -> int:
     return value
 
 
-async def bounded(
-    store: Store, entries: list[Entry], limit: int
-) -> tuple[list[Entry], dict[str, bytes]]:
-    """`entries` with what does not fit moved to the store's blobs (written first, so no
-    event ever references a blob the store lacks); the blobs written (digest -> bytes)."""
-    written: dict[str, bytes] = {}
-    out: list[Entry] = []
-    for kind, data in entries:
-        fitted, blobs = bound(data, limit)
-        written.update(blobs)
-        out.append((kind, fitted))
-    if written:
-        await store.put_blobs(written)
-    return out, written
-
-
-async def hydrate(store: Store, state: ItemState, known: Mapping[str, bytes] = {}) -> None:
-    """Replace, in place, every blob reference in the item's spec and attempts by what it
-    stands for (`known` blobs first, the rest from the store); StoreError naming the item
-    if the store has lost one."""
-    holders: list[tuple[Any, str]] = [(state, "spec")]
-    for a in state.attempts:
-        holders.extend((a, name) for name in _ATTEMPT_FIELDS)
-    wanted = {r[BLOB_KEY] for holder, name in holders for r in refs(getattr(holder, name))}
+async def hydrate(store: Store, state: ItemState) -> None:
+    """Replace, in place, every blob reference anywhere in the item's state by what it
+    stands for (what an engine, or `baton apply`, works with). A blob the store has lost
+    becomes its preview, marked as such, with a warning: the item goes on."""
+    holders: list[Any] = [state, *state.attempts]
+    found = [
+        (holder, f.name)
+        for holder in holders
+        for f in dataclasses.fields(holder)
+        if f.name != "attempts" and isinstance(getattr(holder, f.name), dict | list)
+    ]
+    wanted = {r[BLOB_KEY] for holder, name in found for r in refs(getattr(holder, name))}
     if not wanted:
         return
-    blobs = {d: known[d] for d in wanted if d in known}
-    for digest in wanted - blobs.keys():
-        found = await store.get_blob(digest)
-        if found is None:
-            raise StoreError(
-                f"item {state.item_id}: blob {digest} its log refers to is missing from the store"
-            )
-        blobs[digest] = found
-    for holder, name in holders:
-        setattr(holder, name, restore(getattr(holder, name), blobs))
+    blobs: dict[str, bytes] = {}
+    for digest in wanted:
+        content = await store.get_blob(digest)
+        if content is not None:
+            blobs[digest] = content
+    lost = wanted - blobs.keys()
+    if lost:
+        log.warning(
+            "item %s: its log refers to %d blob(s) the store does not have (%s): their "
+            "previews stand in for them",
+            state.item_id,
+            len(lost),
+            ", ".join(sorted(lost)[:3]),
+        )
+    for holder, name in found:
+        setattr(holder, name, restore(getattr(holder, name), blobs, _lost))
+
+
+def _lost(ref: dict[str, Any]) -> str:
+    return f"{shown(ref)} (its blob is missing from the store)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +108,8 @@ async def record(store: Store, transition: Transition, fence: int | None = None)
     version the transition follows; with the `fence` of the writer's lease (an engine's
     writes), LeaseLost when another engine has claimed the item since."""
     t = transition
+    if t.blobs:  # before the events that refer to them: no reference without its blob
+        await store.put_blobs(t.blobs)
     return await store.append(t.log, t.expected, t.events, t.summary, fence=fence)
 
 

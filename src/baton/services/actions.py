@@ -21,15 +21,14 @@ from ..core.state import ItemState
 from ..core.transition import settle
 from ..core.vocabulary import FLEET_LOG, Decision, HumanWait, Outcome
 from ..errors import InvalidAction
-from ..runtime.recording import bounded, event_limit, load_state, record, retrying
+from ..runtime.recording import event_limit, hydrate, load_state, record, retrying
 from ..store.base import Store
 from ..system import worktrees
 
 
 async def _write(store: Store, state: ItemState, entries: list[Entry], now: float) -> None:
     """A person's action recorded: the engine takes the steps that follow from it."""
-    entries, _ = await bounded(store, entries, event_limit())
-    await record(store, settle(state, entries, now, follow=False))
+    await record(store, settle(state, entries, now, follow=False, limit=event_limit()))
 
 
 def _waiting(state: ItemState) -> HumanWait | None:
@@ -185,6 +184,7 @@ async def apply_change(
     """Put an accepted item's change onto a new branch, into a patch file, or (neither
     given) onto the working tree of its repository; checked first, all or nothing."""
     state = await load_state(store, item_id)
+    await hydrate(store, state)  # a diff larger than an event holds is in a blob
     if state.outcome is not Outcome.ACCEPTED or state.accepted_attempt is None:
         status = state.outcome.value if state.outcome else "not finished"
         raise InvalidAction(f"item {item_id} is {status}: only an accepted change is applied")

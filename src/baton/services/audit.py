@@ -26,7 +26,7 @@ from ..core.bounds import BLOB_KEY, digest_of, refs
 from ..core.events import BrokenLink, Event, chain, verify_chain
 from ..core.vocabulary import AUDIT_LOG
 from ..errors import InputError, StoreError
-from ..runtime.recording import retrying
+from ..runtime.recording import event_limit, retrying
 from ..store.base import Store
 from ..store.feed import feed
 
@@ -35,6 +35,11 @@ log = logging.getLogger("baton.audit")
 CHECKPOINT_EVERY = 60.0  # seconds: how often a worker writes one, when something changed
 FINAL_WITHIN = 10.0  # seconds a command waits for its last checkpoint before giving up
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+HEAD_BYTES = 256
+"""The most one log's head takes in a checkpoint (an id of up to 128 characters, its seq
+and hash): one checkpoint event records BATON_EVENT_BYTES / 256 of them."""
 
 
 class Head(NamedTuple):
@@ -297,6 +302,12 @@ async def write_checkpoint(store: Store, by: str) -> Checkpoint | None:
 
     async def act() -> Checkpoint | None:
         audit_log = await store.load(AUDIT_LOG)
+        if audit_log and audit_log[0].kind != ev.AUDIT_CHECKPOINT:
+            raise StoreError(
+                f"this store has a log named {AUDIT_LOG!r} that is not baton's audit log (an "
+                f"item of that name from before 0.2?): nothing is written to it; export the "
+                "store and import it into a fresh one without it to have checkpoints"
+            )
         heads, _ = fold_heads(audit_log)
         after, full = 0, True
         if audit_log:
@@ -311,11 +322,18 @@ async def write_checkpoint(store: Store, by: str) -> Checkpoint | None:
                 changed[event.log] = (event.seq, event.hash)
         if last is None or not changed:  # nothing new (a full one renews `through`)
             return _checkpoint(audit_log[-1], written=False) if audit_log else None
-        data = checkpoint_data(heads, changed, last, full=full, by=by)
+        # bounded like every event: a checkpoint of many logs is several events, one append
+        entries, covered, ordered = [], dict(heads), sorted(changed.items())
+        per_event = max(1, event_limit() // HEAD_BYTES - 1)
+        for start in range(0, len(ordered), per_event):
+            part = dict(ordered[start : start + per_event])
+            data = checkpoint_data(covered, part, last, full=full, by=by)
+            entries.append((ev.AUDIT_CHECKPOINT, data))
+            covered.update({n: Head(s, h, 0) for n, (s, h) in part.items()})
         prev = audit_log[-1].hash if audit_log else ""
-        events = chain(AUDIT_LOG, len(audit_log), prev, time.time(), [(ev.AUDIT_CHECKPOINT, data)])
-        (stored,) = await store.append(AUDIT_LOG, len(audit_log), events)
-        return _checkpoint(stored)
+        events = chain(AUDIT_LOG, len(audit_log), prev, time.time(), entries)
+        stored = await store.append(AUDIT_LOG, len(audit_log), events)
+        return _checkpoint(stored[-1])
 
     return await retrying(act)
 

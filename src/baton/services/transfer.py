@@ -127,7 +127,7 @@ def parse_lines(lines: Iterable[bytes | str], source: str) -> tuple[list[Event],
 def _blob_line(raw: dict[str, Any], blobs: dict[str, bytes]) -> tuple[str, str] | None:
     """Keep a blob line's content; (field, problem) if it is not one."""
     digest, encoded = raw.get("blob"), raw.get("base64")
-    if not isinstance(digest, str) or not DIGEST.match(digest):
+    if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
         return "blob", f"expected a digest sha256:<64 hex>, got {digest!r:.80}"
     if not isinstance(encoded, str):
         return "base64", f"expected the blob's bytes in base64, got {encoded!r:.60}"
@@ -279,10 +279,11 @@ async def reset(store: Store, backup: Path) -> Census:
     backup.parent.mkdir(parents=True, exist_ok=True)
     tally = _Tally()
     with backup.open("xb") as out:
-        async for event in feed(store):
-            out.write(orjson.dumps(event.to_dict()) + b"\n")
-            tally.add(event)
+        async for line in export_lines(store):  # with the blobs the events refer to
+            out.write(line)
         out.flush()
         os.fsync(out.fileno())  # the copy is on disk before anything is deleted
+    async for event in feed(store):
+        tally.add(event)
     await store.drop()
     return tally.census()

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..config.loading import load_playbook
 from ..config.playbook import Playbook
+from ..core.bounds import shown
 from ..core.vocabulary import Status
 from ..errors import BatonError, NotFound
 from ..runtime.recording import load_state
@@ -27,7 +28,7 @@ async def inbox(store: Store) -> list[dict[str, Any]]:
                 "since": waiting.get("since"),
                 "reviewer": waiting.get("reviewer"),
                 "attempt": waiting.get("attempt"),
-                "reason": waiting.get("reason") or waiting.get("prompt") or "",
+                "reason": shown(waiting.get("reason") or waiting.get("prompt") or ""),
                 "objective": row.objective,
                 "risk": state.spec.get("risk", "low"),
             }

@@ -12,11 +12,22 @@ import asyncio
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from ..core.bounds import DIGEST
 from ..errors import StoreError
+
+T = TypeVar("T")
+# threads of their own: a python agent's thread that outlived its timeout holds one of
+# asyncio's default pool for good, and must not hold the record back
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="baton-blobs")
+
+
+async def _in_pool(fn: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_POOL, fn)
 
 
 class BlobFolder:
@@ -24,7 +35,7 @@ class BlobFolder:
         self.root = root
 
     def _file(self, digest: str) -> Path:
-        if not DIGEST.match(digest):
+        if not DIGEST.fullmatch(digest):
             raise StoreError(f"{digest!r} is not a blob digest (expected sha256:<64 hex>)")
         hexdigest = digest.removeprefix("sha256:")
         return self.root / hexdigest[:2] / hexdigest[2:]
@@ -45,19 +56,20 @@ class BlobFolder:
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise
+            _sync_folder(target.parent)  # the rename itself survives a power loss
 
     async def put(self, blobs: Mapping[str, bytes]) -> None:
         if not blobs:
             return
         try:
-            await asyncio.to_thread(self._put, blobs)
+            await _in_pool(lambda: self._put(blobs))
         except OSError as exc:
             raise StoreError(f"blob folder {self.root}: cannot write: {exc}") from exc
 
     async def get(self, digest: str) -> bytes | None:
         file = self._file(digest)
         try:
-            return await asyncio.to_thread(file.read_bytes)
+            return await _in_pool(file.read_bytes)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -65,3 +77,11 @@ class BlobFolder:
 
     def drop(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

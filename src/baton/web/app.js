@@ -267,7 +267,7 @@ async function item(id) {
   render(
     h("p", {}, h("a", { href: "#/board" }, "← board")),
     h("h1", {}, id, " ", h("span", { class: `status ${d.item.status}`, id: "item-status" }, d.item.status)),
-    h("div", { class: "panel" }, h("b", {}, "Objective"), h("pre", {}, d.events[0].data.spec.objective),
+    h("div", { class: "panel" }, h("b", {}, "Objective"), block(d.events[0].data.spec.objective),
       d.events[0].data.spec.inputs && Object.keys(d.events[0].data.spec.inputs).length
         ? [h("b", {}, "Inputs"), block(d.events[0].data.spec.inputs)] : null, cancel),
     decisionForm(id, d.waiting),

@@ -60,8 +60,8 @@ class SQLiteStore:
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.synchronous = synchronous
-        # what one event may not hold: `<name>.blobs/` beside the file (baton.db: baton.blobs)
-        self.blobs = BlobFolder(self.path.with_suffix(".blobs"))
+        # what one event may not hold: a folder beside the file (baton.db: baton.db.blobs/)
+        self.blobs = BlobFolder(self.path.with_name(self.path.name + ".blobs"))
         with self._mapped("open"):
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
