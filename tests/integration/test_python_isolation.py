@@ -8,6 +8,7 @@ attempt but the thread runs on: the error says so, and the side effect does land
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -204,3 +205,28 @@ async def test_a_child_ends_when_baton_s_process_is_killed(tmp_path: Path) -> No
         if caller.poll() is None:
             caller.kill()
             caller.wait()
+
+
+def test_baton_run_does_not_wait_for_a_thread_that_outlived_its_timeout(tmp_path: Path) -> None:
+    """The thread runs on (it cannot be interrupted), but on a daemon thread of its own:
+    `baton run` reports the failed attempt and exits instead of waiting 600 s for it."""
+    playbook(tmp_path, "timeout: 1")
+    (tmp_path / "work").mkdir()
+    inputs = {"folder": str(tmp_path / "work"), "seconds": 600}
+    (tmp_path / "items.jsonl").write_text(
+        '{"id": "slow", "objective": "be slow", "inputs": ' + json.dumps(inputs) + "}\n"
+    )
+    env = {**os.environ, "BATON_STORE": str(tmp_path / "baton.db")}
+    done = subprocess.run(
+        [sys.executable, "-m", "baton", "run", "playbook.yaml", "items.jsonl", "--no-live"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,  # the old code waited the whole 600 s for the thread
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "did not return within 1s: it is still running in its thread" in " ".join(
+        (done.stdout + done.stderr).split()
+    )
+    assert started(tmp_path / "work") and not (tmp_path / "work" / "marker").exists()

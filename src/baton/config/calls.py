@@ -11,8 +11,11 @@ Python, so the call stops waiting for it and the thread runs on to its end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import inspect
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -79,7 +82,7 @@ class FunctionCall:
         limit = asyncio.timeout_at(deadline)
         try:
             async with limit:
-                value = await asyncio.to_thread(self.fn, arg)
+                value = await in_own_thread(self.fn, arg, f"baton-call {self.spec}")
         except TimeoutError:
             if not limit.expired():
                 raise  # the function's own TimeoutError
@@ -125,3 +128,31 @@ class FunctionCall:
 
     def _late(self, what: str) -> str:
         return f"{self.spec} did not return within {self.timeout:g}s: {what}"
+
+
+async def in_own_thread(fn: Callable[[Any], Any], arg: Any, name: str) -> Any:
+    """`fn(arg)` on a daemon thread of its own, not asyncio's shared pool: a function that
+    outlives its timeout holds no worker others need (blob writes, git, copies), and the
+    process does not wait for it when it exits."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(ok: bool, value: Any) -> None:
+        if done.done():  # nobody waits any more after a timeout or a stop
+            return
+        if ok:
+            done.set_result(value)
+        else:
+            done.set_exception(value)
+
+    def run() -> None:
+        try:
+            outcome = (True, context.run(fn, arg))
+        except BaseException as exc:
+            outcome = (False, exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return await done
