@@ -69,23 +69,35 @@ class SQLiteStore:
                 raise StoreError(
                     f"SQLite store {self.path}: cannot create its folder: {exc}"
                 ) from exc
-            self._reader = self._connect()
-            prepare(self._reader)
+            self._reader = _while_locked(self._prepared)
         self._read_lock = threading.Lock()
         with self._mapped("open"):
-            self._writer = self._connect()
+            self._writer = _while_locked(self._connect)
         self._pending: list[_Op] = []
         self._closed = False
         self._watchers = Watchers()
         self._poller: asyncio.Task[None] | None = None
 
+    def _prepared(self) -> sqlite3.Connection:
+        conn = self._connect()
+        try:
+            prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path, timeout=10.0, isolation_level=None, check_same_thread=False
         )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        conn.execute("PRAGMA busy_timeout=10000")
+        try:
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     @contextlib.contextmanager
@@ -351,6 +363,27 @@ class SQLiteStore:
         self._writer.close()
         with self._read_lock:
             self._reader.close()
+
+
+OPEN_WITHIN = 15.0
+"""Seconds an open keeps trying while another process holds the file locked."""
+
+
+def _while_locked(opening: Callable[[], T]) -> T:
+    """`opening()`, tried again while the file is locked: two processes opening a new store
+    at once (a worker and a submit) race to switch it to WAL and create its schema, and
+    SQLite answers the loser "database is locked" at once, without waiting its busy
+    timeout (a lock upgrade that would deadlock)."""
+    deadline = time.monotonic() + OPEN_WITHIN
+    pause = 0.02
+    while True:
+        try:
+            return opening()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
