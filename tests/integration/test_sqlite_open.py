@@ -33,5 +33,5 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> No
             for _ in range(6)
         ]
         for proc in procs:
-            out, err = proc.communicate(timeout=120)
+            _, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
