@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from ...core.events import Event
 from ...core.index import ItemSummary
+
+T = TypeVar("T")
 
 SCHEMA = resources.files("baton.store.sqlite").joinpath("schema.sql").read_text(encoding="utf-8")
 CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
@@ -60,6 +64,27 @@ def _add_fences(conn: sqlite3.Connection) -> None:
     except sqlite3.OperationalError as exc:
         if "duplicate column" not in str(exc):
             raise
+
+
+OPEN_WITHIN = 15.0
+"""Seconds an open keeps trying while another process holds the file locked."""
+
+
+def while_locked(opening: Callable[[], T]) -> T:
+    """`opening()`, tried again while the file is locked: two processes opening a new store
+    at once (a worker and a submit) race to switch it to WAL and create its schema, and
+    SQLite answers the loser "database is locked" at once, without waiting its busy
+    timeout (a lock upgrade that would deadlock)."""
+    deadline = time.monotonic() + OPEN_WITHIN
+    pause = 0.02
+    while True:
+        try:
+            return opening()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def event_of(row: tuple[Any, ...]) -> Event:

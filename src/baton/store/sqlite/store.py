@@ -39,6 +39,7 @@ from .statements import (
     event_of,
     prepare,
     summary_of,
+    while_locked,
     with_position,
 )
 
@@ -69,10 +70,10 @@ class SQLiteStore:
                 raise StoreError(
                     f"SQLite store {self.path}: cannot create its folder: {exc}"
                 ) from exc
-            self._reader = _while_locked(self._prepared)
+            self._reader = while_locked(self._prepared)
         self._read_lock = threading.Lock()
         with self._mapped("open"):
-            self._writer = _while_locked(self._connect)
+            self._writer = while_locked(self._connect)
         self._pending: list[_Op] = []
         self._closed = False
         self._watchers = Watchers()
@@ -363,27 +364,6 @@ class SQLiteStore:
         self._writer.close()
         with self._read_lock:
             self._reader.close()
-
-
-OPEN_WITHIN = 15.0
-"""Seconds an open keeps trying while another process holds the file locked."""
-
-
-def _while_locked(opening: Callable[[], T]) -> T:
-    """`opening()`, tried again while the file is locked: two processes opening a new store
-    at once (a worker and a submit) race to switch it to WAL and create its schema, and
-    SQLite answers the loser "database is locked" at once, without waiting its busy
-    timeout (a lock upgrade that would deadlock)."""
-    deadline = time.monotonic() + OPEN_WITHIN
-    pause = 0.02
-    while True:
-        try:
-            return opening()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 0.5)
 
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
