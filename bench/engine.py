@@ -28,6 +28,7 @@ from typing import Any
 
 from baton import Engine, ItemSpec, MemoryStore, Playbook, SQLiteStore, Store
 from baton.agents.python import PythonAgent
+from baton.config.calls import FunctionCall
 from baton.config.playbook import AgentSlot
 from baton.config.sections import PolicyModel
 from baton.core.records import Assignment, Candidate
@@ -35,6 +36,11 @@ from baton.review.policy import PolicyReviewer, PolicyReviewerConfig
 from baton.verify.python import PythonVerifier
 
 STEPS_PER_ITEM = 6  # plan, do, review, verify (+ refine, do, review, verify on half)
+
+
+def on_loop(name: str, fn: Any) -> FunctionCall:
+    """A function called on the event loop (offload: false): the cheapest call there is."""
+    return FunctionCall(f"bench:{name}", (), fn, "loop", 600.0)
 
 
 def playbook(concurrency: int) -> Playbook:
@@ -48,11 +54,11 @@ def playbook(concurrency: int) -> Playbook:
         "noop",
         # the no-op agent may run as many attempts at once as the engine has items in flight:
         # the bench measures the engine, not an agent's concurrency limit
-        agents={"worker": AgentSlot(PythonAgent("worker", do, offload=False), concurrency)},
+        agents={"worker": AgentSlot(PythonAgent("worker", on_loop("do", do)), concurrency)},
         reviewers={
             "reviewer": PolicyReviewer("reviewer", PolicyReviewerConfig(checks_passed=False))
         },
-        verifiers={"check": PythonVerifier("check", check, offload=False, threshold=None)},
+        verifiers={"check": PythonVerifier("check", on_loop("check", check), threshold=None)},
         policy=PolicyModel(),
     )
 
