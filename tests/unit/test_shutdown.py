@@ -14,7 +14,7 @@ from baton.config.playbook import AgentSlot, Playbook
 from baton.config.sections import BudgetModel
 from baton.core import events as ev
 from baton.runtime.engine import Engine
-from baton.runtime.shutdown import Interrupted, Shutdown, unless
+from baton.runtime.shutdown import Interrupted, Latch, Shutdown, unless
 from baton.store import MemoryStore, Store
 from baton.testing import FunctionAgent, item
 
@@ -164,7 +164,7 @@ async def test_run_with_a_stop_event_drains_without_a_grace() -> None:
 
 
 async def test_unless_returns_the_result_or_interrupts() -> None:
-    event = asyncio.Event()
+    event = Latch()
 
     async def slow() -> int:
         await asyncio.sleep(10)
@@ -181,6 +181,34 @@ async def test_unless_returns_the_result_or_interrupts() -> None:
         await task
     with pytest.raises(Interrupted):
         await unless(event, quick())  # already set: the work never starts
+
+
+async def test_unless_leaves_other_cancellations_of_its_caller_alone() -> None:
+    event = Latch()
+
+    async def slow() -> int:
+        await asyncio.sleep(10)
+        return 1
+
+    task = asyncio.create_task(unless(event, slow()))
+    await asyncio.sleep(0.01)
+    task.cancel()  # not the latch: the caller is cancelled, and stays so
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not event.is_set()
+
+    async def caller() -> str:
+        try:
+            await unless(event, slow())
+        except Interrupted:
+            await asyncio.sleep(0)  # an interrupted caller goes on, not cancelled
+            return "interrupted, and on its way"
+        return "finished"
+
+    running = asyncio.create_task(caller())
+    await asyncio.sleep(0.01)
+    event.set()
+    assert await running == "interrupted, and on its way"
 
 
 async def test_a_shorter_grace_brings_the_halt_forward_and_a_longer_one_does_not() -> None:

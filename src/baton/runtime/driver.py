@@ -343,19 +343,21 @@ class ItemDriver:
         work = asyncio.ensure_future(
             effects.attempt(self.book.agents[agent].agent, assignment, code)
         )
-        stopped = asyncio.ensure_future(stop.wait())
-        halted = asyncio.ensure_future(shared.shutdown.halted.wait())
         lost = shared.leases.lost(self.state.item_id)
-        gone = asyncio.ensure_future(lost.wait())
+        signals = (stop, shared.shutdown.halted, lost)
+        # each signal cancels the work when it is set (no waiting task per signal: the hot path)
+        undo = [signal.on_set(work.cancel) for signal in signals]
+        if any(signal.is_set() for signal in signals):
+            work.cancel()
         started = time.perf_counter()
         try:
-            await asyncio.wait({work, stopped, halted, gone}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({work})
         finally:
+            for forget in undo:
+                forget()
             if not work.done():
                 work.cancel()
-            for waiter in (stopped, halted, gone):
-                waiter.cancel()
-            await asyncio.gather(work, stopped, halted, gone, return_exceptions=True)
+            await asyncio.gather(work, return_exceptions=True)
         if not work.cancelled():
             return work.result()
         if lost.is_set():  # the lease lapsed: the agent was stopped; nothing is recorded

@@ -14,6 +14,7 @@ from collections.abc import Collection
 from ..core import events as ev
 from ..core.vocabulary import FLEET_LOG
 from ..store.base import Store
+from .shutdown import Latch
 
 
 class Fleet:
@@ -25,7 +26,7 @@ class Fleet:
         self._version = 0
         self._read = False  # stops written before this engine first looked are history
         self._changed: asyncio.Event | None = None  # set (and replaced) at every change
-        self._stops: dict[str, asyncio.Event] = {}  # by agent: set (and replaced) at a stop
+        self._stops: dict[str, Latch] = {}  # by agent: set (and replaced) at a stop
         self.stopped_by: dict[str, dict[str, str]] = {}  # by agent: the last stop's who, why
 
     async def refresh(self) -> None:
@@ -57,11 +58,11 @@ class Fleet:
             await asyncio.sleep(interval)
             await self.refresh()
 
-    def stop_signal(self, agent: str) -> asyncio.Event:
+    def stop_signal(self, agent: str) -> Latch:
         """Set when the agent is next paused with --stop (what its running attempts await)."""
         signal = self._stops.get(agent)
         if signal is None:
-            signal = self._stops[agent] = asyncio.Event()
+            signal = self._stops[agent] = Latch()
         return signal
 
     async def until_active(self, agents: Collection[str]) -> bool:

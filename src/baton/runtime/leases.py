@@ -27,6 +27,7 @@ from ..core.state import ItemState
 from ..core.vocabulary import ACTIVE_STATUSES
 from ..errors import LeaseLost
 from ..store.base import Store
+from .shutdown import Latch
 
 log = logging.getLogger("baton.engine")
 
@@ -77,7 +78,7 @@ class Leases:
         self.owner = owner
         self.seconds = seconds
         self.fences: dict[str, int] = {}  # the items held, each with its lease's fence
-        self._lost: dict[str, asyncio.Event] = {}  # set when a renewal finds it gone
+        self._lost: dict[str, Latch] = {}  # set when a renewal finds it gone
 
     @property
     def held(self) -> set[str]:
@@ -103,11 +104,11 @@ class Leases:
             raise LeaseLost(item_id, 0, -1)
         return fence
 
-    def lost(self, item_id: str) -> asyncio.Event:
+    def lost(self, item_id: str) -> Latch:
         """Set when a renewal finds that this engine's lease on the item is gone."""
         signal = self._lost.get(item_id)
         if signal is None:
-            signal = self._lost[item_id] = asyncio.Event()
+            signal = self._lost[item_id] = Latch()
         return signal
 
     def forget(self, item_id: str) -> None:
