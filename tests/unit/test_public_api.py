@@ -34,3 +34,9 @@ def test_renamed_records_keep_their_old_names_for_now(old: str, new: str) -> Non
         assert getattr(baton, old) is getattr(baton, new)
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         baton.Nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_every_exported_name_has_one_home() -> None:
+    """The lazy table (PEP 562) and __all__ name the same things."""
+    assert sorted({*baton._HOMES, "__version__"}) == sorted(baton.__all__)
+    assert set(baton.__all__) <= set(dir(baton))
