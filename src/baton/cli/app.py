@@ -4,8 +4,8 @@ become messages and exit codes."""
 
 from __future__ import annotations
 
-import asyncio
 import getpass
+import importlib
 import json
 import logging
 import os
@@ -15,19 +15,29 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
-from rich.console import Console
 
 from .. import __version__
 from ..errors import BatonError, InputError, UserError
-from ..store.base import Store
-from ..store.opener import open_store
 from . import settings
 from .settings import LOG_FORMATS, LOG_LEVELS, ProjectFile
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..store.base import Store
+
 T = TypeVar("T")
+
+
+class Lazy(NamedTuple):
+    """A command by where it is ("module:function", in this folder) and its one-line help,
+    so `baton --help` lists it without importing its module (the table: cli/__init__.py)."""
+
+    target: str
+    help: str
 
 
 @dataclass
@@ -58,6 +68,10 @@ class Context:
         A `lasting` command (run, worker, a live tail) rides out a store that is out of reach
         for a while (a Redis restart); any other command fails after a few seconds.
         """
+
+        import asyncio
+
+        from ..store.opener import open_store
 
         async def go() -> T:
             store = open_store(
@@ -97,6 +111,34 @@ class BatonGroup(click.Group):
     command too (`baton status --store X`)."""
 
     group_class = type  # subgroups (agents, audit, token) are BatonGroups as well
+
+    def __init__(self, *args: Any, lazy: dict[str, Lazy] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, _, name = self.lazy[cmd_name].target.partition(":")
+            loaded = getattr(importlib.import_module(f".{module}", __package__), name)
+            if cmd_name not in self.commands:  # its module's decorator adds it, as a rule
+                self.add_command(loaded, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands and their help, as click writes them, from the table for the ones
+        not loaded yet (so --help imports no command's module)."""
+        shown = {
+            name: self.commands.get(name) or click.Command(name, help=self.lazy[name].help)
+            for name in self.list_commands(ctx)
+        }
+        rows = [(n, c) for n, c in shown.items() if not c.hidden]
+        if rows:
+            limit = formatter.width - 6 - max(len(n) for n, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(n, c.get_short_help_str(limit)) for n, c in rows])
 
     def make_context(
         self,
@@ -149,6 +191,8 @@ _INTERRUPTED = {
 
 
 def _fail(message: str, code: int) -> None:
+    from rich.console import Console
+
     Console(stderr=True).print(message, style="red", highlight=False, markup=False, soft_wrap=True)
     sys.exit(code)
 
@@ -220,6 +264,8 @@ def main(ctx: click.Context, store: str, log_level: str, log_format: str) -> Non
     line, then the environment, then baton.toml (or [tool.baton] in pyproject.toml) in
     this folder or one above it: `baton config` shows them.
     """
+    from rich.console import Console
+
     problem = ctx.meta.get("baton.problem")
     if problem is not None:
         raise problem

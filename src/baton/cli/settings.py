@@ -30,12 +30,14 @@ from typing import Any
 import click
 
 from ..errors import InputError, Problem
-from ..store.opener import DEFAULT_STORE
 
 FILE_NAME = "baton.toml"
 GLOBAL = ("store", "user", "log_level", "log_format")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
+DEFAULT_STORE = ".baton/baton.db"
+"""store/opener.py's default, written out: importing the opener would load every store
+backend (and pydantic) before `baton --help` could answer; a test holds the two equal."""
 DEFAULTS: dict[str, str] = {
     "store": DEFAULT_STORE,
     "log_level": "warning",
@@ -100,6 +102,7 @@ def load(path: Path | None, group: click.Group) -> ProjectFile:
     values: dict[str, str] = {}
     commands: dict[str, Any] = {}
     where = _Lines(str(path), text)
+    names = group.list_commands(click.Context(group))
     for key, value in table.items():
         if key in GLOBAL:
             message = _global_problem(key, value)
@@ -109,18 +112,25 @@ def load(path: Path | None, group: click.Group) -> ProjectFile:
                 values[key] = _relative_to(path.parent, str(value))
             else:
                 values[key] = str(value)
-        elif isinstance(value, dict) and key in group.commands:
+        elif isinstance(value, dict) and key in names:
             commands[key] = _command_defaults(
-                group.commands[key], value, prefix + key, where, problems
+                _command(group, key), value, prefix + key, where, problems
             )
         else:
-            known = ", ".join([*GLOBAL, *(f"[{c}]" for c in sorted(group.commands))])
+            known = ", ".join([*GLOBAL, *(f"[{c}]" for c in sorted(names))])
             problems.append(
                 where.problem(prefix, key, f"unknown setting (expected one of: {known})")
             )
     if problems:
         raise InputError(problems)
     return ProjectFile(path, values, commands)
+
+
+def _command(group: click.Group, name: str) -> click.Command:
+    """One of the group's commands (a table names only these: the others stay unloaded)."""
+    found = group.get_command(click.Context(group), name)
+    assert found is not None, f"{name} is one of the group's commands"
+    return found
 
 
 def _global_problem(key: str, value: Any) -> str:
@@ -157,9 +167,13 @@ def _command_defaults(
     }
     out: dict[str, Any] = {}
     for key, value in table.items():
-        if isinstance(value, dict) and isinstance(command, click.Group) and key in command.commands:
+        if (
+            isinstance(value, dict)
+            and isinstance(command, click.Group)
+            and key in command.list_commands(click.Context(command))
+        ):
             out[key] = _command_defaults(
-                command.commands[key], value, f"{dotted}.{key}", where, problems
+                _command(command, key), value, f"{dotted}.{key}", where, problems
             )
             continue
         param = options.get(key.replace("-", "_"))
