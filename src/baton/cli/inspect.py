@@ -6,22 +6,15 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 from rich.table import Table
 
 from ..core.bounds import DIGEST
-from ..core.events import Event
 from ..core.vocabulary import OPEN_STATUSES, Status
 from ..errors import InputError, NotFound
-from ..runtime.recording import load_state
-from ..services import metrics, views
-from ..services.audit import verify_store, write_checkpoint
-from ..store.base import Store
-from ..store.feed import feed
-from ..store.feed import follow as follow_feed
 from .app import Context, main, pass_context, whoami
 from .render import (
     agent_table,
@@ -33,6 +26,11 @@ from .render import (
     status_text,
     timeline,
 )
+
+if TYPE_CHECKING:  # what each command needs is imported in its body: `baton status` is quick
+    from ..core.events import Event
+    from ..services import metrics
+    from ..store.base import Store
 
 
 def _json(ctx: Context, value: Any) -> None:
@@ -72,6 +70,7 @@ def status_cmd(ctx: Context, show_all: bool, as_json: bool) -> None:
 @pass_context
 def show_cmd(ctx: Context, item: str, as_json: bool) -> None:
     """An item's whole timeline: attempts, outputs, checks with evidence, reviews, feedback."""
+    from ..runtime.recording import load_state
 
     async def go(store: Store) -> tuple[Any, list[Event]]:
         state = await load_state(store, item)
@@ -138,6 +137,8 @@ def _waiting_hint(item: str, wait: str) -> str:
 @pass_context
 def events_cmd(ctx: Context, follow: bool, item: str | None, after: int, as_json: bool) -> None:
     """Print the event log (every process's events; --follow for a live tail)."""
+    from ..store.feed import feed
+    from ..store.feed import follow as follow_feed
 
     async def go(store: Store) -> None:
         events = follow_feed(store, after) if follow else feed(store, after)
@@ -160,6 +161,7 @@ def events_cmd(ctx: Context, follow: bool, item: str | None, after: int, as_json
 @pass_context
 def inbox_cmd(ctx: Context, as_json: bool) -> None:
     """What waits for a person, oldest first: reviews to decide, work to do, escalations."""
+    from ..services import views
 
     entries = ctx.run(views.inbox)
     if as_json:
@@ -195,6 +197,8 @@ def inbox_cmd(ctx: Context, as_json: bool) -> None:
 @pass_context
 def metrics_cmd(ctx: Context, as_json: bool) -> None:
     """Throughput, cycle time, first-pass yield, rates, cost: computed from the event log."""
+    from ..services import metrics
+    from ..store.feed import feed
 
     async def go(store: Store) -> metrics.Metrics:
         return metrics.compute([e async for e in feed(store)], now=time.time())
@@ -226,6 +230,7 @@ def audit_group() -> None:
 def audit_verify_cmd(ctx: Context, expect: str | None) -> None:
     """Recompute every log's hash chain, and hold every log to the heads the checkpoints
     recorded (and every item to its index row): report what does not hold (exit 1)."""
+    from ..services.audit import verify_store
 
     audit = ctx.run(lambda store: verify_store(store, expect))
     latest = audit.checkpoint
@@ -260,6 +265,7 @@ def audit_verify_cmd(ctx: Context, expect: str | None) -> None:
 def audit_checkpoint_cmd(ctx: Context) -> None:
     """Record the head of every log changed since the last checkpoint; prints the new head
     (note it down: `baton audit verify --expect HASH` holds the store to it)."""
+    from ..services.audit import write_checkpoint
 
     found = ctx.run(lambda store: write_checkpoint(store, f"human:{whoami()}"))
     if found is None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -17,7 +16,9 @@ from ..core import events as ev
 from ..core.bounds import visible
 from ..core.events import Event
 from ..core.index import ItemSummary
-from ..services.metrics import Metrics
+
+if TYPE_CHECKING:
+    from ..services.metrics import Metrics
 
 STATUS_STYLE = {
     "queued": "bright_cyan",
@@ -148,6 +149,8 @@ def items_table(rows: Iterable[ItemSummary], title: str = "") -> Table:
 
 def _block(title: str, body: str, lexer: str | None = None) -> RenderableType:
     if lexer:
+        from rich.syntax import Syntax  # pygments: only when an output is shown
+
         return Panel(Syntax(body, lexer, word_wrap=True), title=title, title_align="left")
     return Panel(Text(body), title=title, title_align="left")
 

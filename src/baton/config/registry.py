@@ -23,17 +23,20 @@ import typing
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field, TypeAdapter
+if TYPE_CHECKING:  # pydantic and the bases are imported when a kind is checked, not before
+    from pydantic import TypeAdapter
 
-from .plugin import AgentConfig, PluginConfig, ReviewerConfig, VerifierConfig
+    from .plugin import PluginConfig
 
-CONFIG_BASES: dict[str, type[PluginConfig]] = {
-    "baton.agents": AgentConfig,
-    "baton.reviewers": ReviewerConfig,
-    "baton.verifiers": VerifierConfig,
+CONFIG_BASES = {
+    "baton.agents": "AgentConfig",
+    "baton.reviewers": "ReviewerConfig",
+    "baton.verifiers": "VerifierConfig",
 }
+"""Each group of configuration kinds and the name of its base in config/plugin.py (opening
+a store finds its opener here too, and needs neither pydantic nor the bases)."""
 STORES = "baton.stores"
 
 
@@ -89,9 +92,9 @@ def _distribution(ep: EntryPoint) -> str:
 
 def _misfit(group: str, name: str, loaded: Any) -> str:
     """Why a loaded entry point does not fit its group ('' when it does)."""
-    base = CONFIG_BASES.get(group)
-    if base is None:
+    if group not in CONFIG_BASES:
         return "" if callable(loaded) else "it is not callable"
+    base = config_base(group)
     if not (isinstance(loaded, type) and issubclass(loaded, base)):
         return f"it is not a subclass of baton's {base.__name__}"
     annotation = loaded.model_fields["kind"].annotation
@@ -102,10 +105,20 @@ def _misfit(group: str, name: str, loaded: Any) -> str:
     return ""
 
 
+def config_base(group: str) -> type[PluginConfig]:
+    """The configuration base every kind of the group derives from."""
+    from . import plugin
+
+    base: type[PluginConfig] = getattr(plugin, CONFIG_BASES[group])
+    return base
+
+
 @cache
 def union(group: str) -> TypeAdapter[Any] | None:
     """A section of the group validated as one of its kinds, chosen by `kind` (a
     discriminated union); None when the group has no usable kind."""
+    from pydantic import Field, TypeAdapter
+
     classes = list(kinds(group).found.values())
     if not classes:
         return None

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config.loading import load_playbook
-from ..config.playbook import Playbook
 from ..core.bounds import shown
 from ..core.vocabulary import Status
 from ..errors import BatonError, NotFound
@@ -13,6 +11,9 @@ from ..runtime.recording import load_state
 from ..store.base import Store
 from ..store.feed import feed
 from . import actions, metrics
+
+if TYPE_CHECKING:  # loading a playbook (yaml, pydantic, the kinds) waits until one is read
+    from ..config.playbook import Playbook
 
 
 async def inbox(store: Store) -> list[dict[str, Any]]:
@@ -80,6 +81,8 @@ async def fleet(store: Store, known: dict[str, Playbook] | None = None) -> list[
 
 async def recorded_playbook(store: Store, item_id: str) -> Playbook | None:
     """The playbook an item was submitted from, if it is still there and valid."""
+    from ..config.loading import load_playbook
+
     events = await store.load(item_id)
     path = (events[0].data.get("playbook") or {}).get("path") if events else None
     if not path:
