@@ -72,7 +72,7 @@ def test_version_and_help_import_no_command_and_no_heavy_library(
     assert heavy(modules) == []
     ours = sorted(m for m in modules if m.startswith("baton."))
     assert ours == ["baton.cli", "baton.cli.app", "baton.cli.settings", "baton.errors"]
-    for library in ("rich", "asyncio", "sqlite3", "importlib.metadata"):
+    for library in ("rich", "asyncio", "sqlite3", "importlib.metadata", "logging"):
         assert library not in modules
 
 

@@ -4,12 +4,9 @@ become messages and exit codes."""
 
 from __future__ import annotations
 
-import getpass
 import importlib
 import json
-import logging
 import os
-import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -91,11 +88,15 @@ def whoami() -> str:
     ctx = click.get_current_context(silent=True)
     obj = ctx.find_object(Context) if ctx is not None else None
     from_file = obj.project.values.get("user") if obj is not None else None
+    import getpass
+
     return os.environ.get("BATON_USER") or from_file or getpass.getuser()
 
 
 def activate_hint() -> str:
     """What to do first when `baton` (this installation's) is not on PATH; '' when it is."""
+    import shutil
+
     beside = Path(sys.executable).parent / "baton"
     found = shutil.which("baton")
     if found and Path(found).resolve() == beside.resolve():
@@ -280,35 +281,35 @@ def main(ctx: click.Context, store: str, log_level: str, log_format: str) -> Non
     configure_logging(log_level, log_format)
 
 
-class _JsonLines(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-class _TextLines(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
-
-
 def configure_logging(level: str, fmt: str) -> None:
     """baton's log (a store out of reach, a lost lease; more at info and debug) on stderr,
     as text lines or JSON lines."""
+    import logging  # here: `baton --help` and `--version` log nothing
+
+    class JsonLines(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            entry = {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+                + f".{int(record.msecs):03d}Z",
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+            if record.exc_info:
+                entry["error"] = self.formatException(record.exc_info)
+            return json.dumps(entry, ensure_ascii=False)
+
+    class TextLines(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return f"{record.levelname.lower()}: {record.getMessage()}"
+
     logger = logging.getLogger("baton")
     handler = next((h for h in logger.handlers if getattr(h, "baton_cli", False)), None)
     if handler is None:
         handler = logging.StreamHandler(sys.stderr)
         handler.baton_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
-    handler.setFormatter(_JsonLines() if fmt == "json" else _TextLines())
+    handler.setFormatter(JsonLines() if fmt == "json" else TextLines())
     logger.setLevel(level.upper())
 
 
