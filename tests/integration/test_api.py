@@ -119,7 +119,10 @@ async def test_open_on_loopback_submit_run_read_decide(store: Store, book: objec
         assert sum(b["items"]["accepted"] for b in series) == 2
         text = (await api.get("/metrics")).text
         assert 'baton_items{status="accepted"} 2.0' in text
-        assert "# TYPE baton_first_pass_yield gauge" in text
+        assert 'baton_items_finished_total{outcome="accepted"} 2.0' in text
+        assert "baton_first_pass_accepted_total 2.0" in text
+        assert 'baton_cycle_time_seconds_bucket{le="+Inf"} 2.0' in text
+        assert "process_resident_memory_bytes" in text
 
         agents = (await api.get("/api/agents")).json()
         assert [(a["agent"], a["paused"], a["accepted"]) for a in agents] == [("writer", False, 2)]

@@ -13,16 +13,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .. import __version__
 from ..config.playbook import Playbook
 from ..errors import InputError, InvalidAction, NotFound, StoreError, UserError, VersionConflict
-from ..services import metrics
+from ..services import readmodel
 from ..services.auth import Role
 from ..store.base import Store
-from ..store.feed import feed
 from .access import Access, need
 from .prometheus import exposition
 from .routes import router
@@ -69,10 +69,9 @@ def create_app(
     async def prometheus(request: Request) -> PlainTextResponse:
         """Every figure in Prometheus text format (for a scraper: a viewer token)."""
         need(await request.app.state.access.identify(request), Role.VIEWER)
-        events = [e async for e in feed(store)]
+        counters = await readmodel.current(store)
         return PlainTextResponse(
-            exposition(await store.counts(), metrics.compute(events)),
-            media_type="text/plain; version=0.0.4; charset=utf-8",
+            exposition(await store.counts(), counters), media_type=CONTENT_TYPE_LATEST
         )
 
     @app.get("/", include_in_schema=False)

@@ -19,10 +19,10 @@ from ..core.vocabulary import AUTH_LOG, Decision, Status
 from ..errors import InvalidAction, ItemsError, NotFound
 from ..runtime.engine import Engine
 from ..runtime.recording import load_state
-from ..services import actions, auth, metrics, views
+from ..services import actions, auth, metrics, readmodel, views
 from ..services.audit import verify_store
 from ..services.auth import Identity, Role
-from ..store.feed import PAGE, feed
+from ..store.feed import PAGE
 from . import models as m
 from .access import SESSION_COOKIE, csrf, same_origin
 from .deps import Admin, Operator, Reviewer, Viewer, access_of, playbooks_of, store_of
@@ -288,23 +288,31 @@ async def resume(name: str, request: Request, who: Operator) -> m.Message:
 
 
 @router.get("/metrics", tags=["metrics"])
-async def metrics_now(request: Request, _: Viewer) -> dict[str, Any]:
-    """Every figure, computed from the event log."""
-    events = [e async for e in feed(store_of(request))]
-    return metrics.compute(events, now=time.time()).to_dict()
+async def metrics_now(
+    request: Request,
+    _: Viewer,
+    playbook: Annotated[str | None, Query(description="one playbook's items")] = None,
+) -> dict[str, Any]:
+    """Every figure, read from the counters every commit keeps."""
+    scope = f"pb={playbook}|" if playbook else metrics.ALL
+    counters = await readmodel.current(store_of(request), scope)
+    return metrics.figures(counters, scope, now=time.time()).to_dict()
 
 
 @router.get("/metrics/series", tags=["metrics"])
 async def metrics_series(
     request: Request,
     _: Viewer,
-    bucket: Annotated[float, Query(ge=1, le=30 * 86400, description="seconds")] = 3600,
+    bucket: Annotated[
+        float, Query(ge=1, le=30 * 86400, description="seconds, rounded up to whole hours")
+    ] = 3600,
 ) -> list[dict[str, Any]]:
-    """The figures over time: items by when they reached their outcome, per bucket."""
-    events = [e async for e in feed(store_of(request))]
+    """The figures over time: what happened in each bucket (items submitted and finished
+    in it, their cycle times, what was spent and decided)."""
+    counters = await readmodel.current(store_of(request), "hour=")
     return [
-        {"start": start, "seconds": bucket, **figures.to_dict()}
-        for start, figures in metrics.series(events, bucket)
+        {"start": start, "seconds": figures.window_seconds, **figures.to_dict()}
+        for start, figures in metrics.series(counters, bucket)
     ]
 
 

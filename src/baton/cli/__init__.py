@@ -64,7 +64,7 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "metrics": Lazy(
         "inspect:metrics_cmd",
-        "Throughput, cycle time, first-pass yield, rates, cost: computed from the event log.",
+        "Throughput, cycle time, first-pass yield, rates, cost: kept as events are committed.",
     ),
     "reject": Lazy(
         "people:reject_cmd",

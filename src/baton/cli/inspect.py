@@ -194,24 +194,58 @@ def inbox_cmd(ctx: Context, as_json: bool) -> None:
 
 @main.command("metrics")
 @click.option("--json", "as_json", is_flag=True, help="Every figure as JSON.")
+@click.option(
+    "--playbook", default=None, help="The figures of one playbook's items (no agent table)."
+)
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Recompute the counters from the event log first, and say which were wrong.",
+)
 @pass_context
-def metrics_cmd(ctx: Context, as_json: bool) -> None:
-    """Throughput, cycle time, first-pass yield, rates, cost: computed from the event log."""
-    from ..services import metrics
-    from ..store.feed import feed
+def metrics_cmd(ctx: Context, as_json: bool, playbook: str | None, rebuild: bool) -> None:
+    """Throughput, cycle time, first-pass yield, rates, cost: kept as events are committed.
 
-    async def go(store: Store) -> metrics.Metrics:
-        return metrics.compute([e async for e in feed(store)], now=time.time())
+    Read from the counters every commit adds to, so a read costs the same at any store
+    size; rebuilt from the event log where they do not cover it (a store an older baton
+    wrote), or with --rebuild."""
+    from ..services import metrics, readmodel
 
-    figures = ctx.run(go)
+    async def go(store: Store) -> tuple[metrics.Metrics, readmodel.Rebuilt | None]:
+        rebuilt = await readmodel.rebuild(store) if rebuild else None
+        scope = f"pb={playbook}|" if playbook else metrics.ALL
+        counters = rebuilt.counters if rebuilt else await readmodel.current(store, scope)
+        return metrics.figures(counters, scope, now=time.time()), rebuilt
+
+    figures, rebuilt = ctx.run(go)
+    if playbook and not figures.items["submitted"]:
+        raise click.BadParameter(
+            f"no item of playbook {playbook!r} is in the store", param_hint="--playbook"
+        )
     if as_json:
-        _json(ctx, figures.to_dict())
+        out = figures.to_dict()
+        if rebuilt is not None:
+            out["rebuilt"] = {"through": rebuilt.through, "differences": _wrong(rebuilt)}
+        _json(ctx, out)
         return
-    table = Table(title="baton metrics (from the event log)", show_header=False)
+    if rebuilt is not None:
+        wrong = _wrong(rebuilt)
+        ctx.console.print(
+            f"rebuilt the counters from the event log through position {rebuilt.through}: "
+            + (f"{len(wrong)} differed" if wrong else "every kept counter agreed")
+        )
+        for name, (held, found) in wrong.items():
+            ctx.console.print(f"  {name}: kept {held}, the log says {found}", markup=False)
+    title = f"baton metrics: playbook {playbook}" if playbook else "baton metrics"
+    table = Table(title=title, show_header=False)
     for label, value in headline(figures):
         table.add_row(label, value)
     ctx.console.print(table)
     ctx.console.print(agent_table(figures))
+
+
+def _wrong(rebuilt: Any) -> dict[str, list[int | None]]:
+    return {name: list(pair) for name, pair in rebuilt.differences.items()}
 
 
 @main.group("audit")

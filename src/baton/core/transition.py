@@ -16,6 +16,7 @@ from .events import Event, chain
 from .index import ItemSummary, summarize
 from .loop import Step, decide
 from .state import ItemState
+from .tally import Tally, tally
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class Transition:
     summary: ItemSummary  # its index row then
     # what the events refer to but do not hold (core/bounds.py): written before them
     blobs: dict[str, bytes] = field(default_factory=dict)
+    # what the events add to the read model's counters (core/tally.py): stored with them
+    tally: Tally = field(default_factory=Tally)
 
 
 def settle(
@@ -48,11 +51,13 @@ def settle(
 
     Every event is bounded to `limit` bytes of data (core/bounds.py): what it cannot hold
     goes to the transition's blobs, while the state is given the whole values, so what
-    is decided next (the feedback a refine hands on) sees them whole.
+    is decided next (the feedback a refine hands on) sees them whole. What the events
+    add to the counters of the figures (core/tally.py) is summed as they are folded.
     """
     expected = state.version
     events: list[Event] = []
     blobs: dict[str, bytes] = {}
+    counts = Tally()
     while True:
         fitted = []
         for kind, data in entries:
@@ -62,11 +67,14 @@ def settle(
             fitted.append((kind, small))
         batch = chain(state.item_id, state.version, state.last_hash, now, fitted)
         for event in batch:
-            state.apply(event._replace(data=restore(event.data, blobs)) if blobs else event)
+            whole = event._replace(data=restore(event.data, blobs)) if blobs else None
+            tally(state, event, counts, applied=whole)
         events.extend(batch)
         step = decide(state, now, running)
         more = bookkeeping(state, step) if follow else None
         if not more:
             break
         entries = more
-    return Transition(state.item_id, expected, events, step, summarize(state, now, step), blobs)
+    row = summarize(state, now, step)
+    counts = Tally({k: v for k, v in counts.items() if v or k.endswith((".min", ".max"))})
+    return Transition(state.item_id, expected, events, step, row, blobs, counts)

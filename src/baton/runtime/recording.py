@@ -110,7 +110,7 @@ async def record(store: Store, transition: Transition, fence: int | None = None)
     t = transition
     if t.blobs:  # before the events that refer to them: no reference without its blob
         await store.put_blobs(t.blobs)
-    return await store.append(t.log, t.expected, t.events, t.summary, fence=fence)
+    return await store.append(t.log, t.expected, t.events, t.summary, fence=fence, tally=t.tally)
 
 
 async def reload(store: Store, state: ItemState) -> None:

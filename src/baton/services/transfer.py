@@ -29,6 +29,7 @@ from ..core.bounds import BLOB_KEY, DIGEST, digest_of, refs
 from ..core.events import Event, verify_chain
 from ..core.index import summarize
 from ..core.state import ItemState
+from ..core.tally import Tally, tally
 from ..core.vocabulary import AUDIT_LOG
 from ..errors import InputError, Problem, StoreError
 from ..store.base import Store
@@ -213,15 +214,19 @@ async def import_events(
         if state is None:
             state = states[log] = ItemState(log)
         have = present.get(log, 0)
+        is_item = logs[log][0].kind == ev.ITEM_SUBMITTED
+        counters = Tally()  # what the new events add to the read model
         for event in run:
-            state.apply(event)
+            if is_item and event.seq > have:
+                tally(state, event, counters)
+            else:
+                state.apply(event)
         new = [e for e in run if e.seq > have]
         skipped += len(run) - len(new)
         if not new:
             continue
-        is_item = logs[log][0].kind == ev.ITEM_SUBMITTED
         row = summarize(state, run[-1].at) if is_item else None
-        await store.append(log, new[0].seq - 1, new, row)
+        await store.append(log, new[0].seq - 1, new, row, tally=counters)
         written += len(new)
     items = sum(1 for chain in logs.values() if chain[0].kind == ev.ITEM_SUBMITTED)
     if merged:

@@ -9,8 +9,7 @@ from ..core.vocabulary import Status
 from ..errors import BatonError, NotFound
 from ..runtime.recording import load_state
 from ..store.base import Store
-from ..store.feed import feed
-from . import actions, metrics
+from . import actions, metrics, readmodel
 
 if TYPE_CHECKING:  # loading a playbook (yaml, pydantic, the kinds) waits until one is read
     from ..config.playbook import Playbook
@@ -56,7 +55,8 @@ async def fleet(store: Store, known: dict[str, Playbook] | None = None) -> list[
             book = await recorded_playbook(store, item_id)
             if book is not None:
                 books[queue] = book
-    scores = {s.agent: s.to_dict() for s in metrics.compute([e async for e in feed(store)]).agents}
+    counters = await readmodel.current(store, "agent=")
+    scores = {s.agent: s.to_dict() for s in metrics.agent_scores(counters)}
     rows = []
     for queue, book in books.items():
         for name, slot in book.agents.items():

@@ -40,8 +40,10 @@ class Store(Protocol):
         summary: ItemSummary | None = None,
         *,
         fence: int | None = None,
+        tally: Mapping[str, int] | None = None,
     ) -> list[Event]:
-        """Append events to a log that is at `expected_version`, atomically with its summary.
+        """Append events to a log that is at `expected_version`, atomically with its summary
+        and with what they add to the counters of the figures (`tally`, core/tally.py).
 
         Raises VersionConflict (and writes nothing) if the log has moved. With a `fence`
         (an item's append by the engine holding its lease; only with a summary), raises
@@ -94,6 +96,16 @@ class Store(Protocol):
 
     async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
         """Every log's events with position > `after`, in global order (the live feed)."""
+        ...
+
+    async def tallies(self, prefix: str = "") -> dict[str, int]:
+        """The counters of the figures whose names start with `prefix` (core/tally.py)."""
+        ...
+
+    async def put_tallies(self, values: Mapping[str, int], *, through: int) -> bool:
+        """Replace every counter by `values` (computed from the log up to global position
+        `through`), atomically, if no event has been appended since; else False, and
+        nothing changes. An empty store's counters say they cover it (`core.tally.META`)."""
         ...
 
     async def put_blobs(self, blobs: Mapping[str, bytes]) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 
 from ..core.events import Event
 from ..core.index import ItemSummary
+from ..core.tally import META, VERSION, Tally, merge
 from ..errors import LeaseLost, VersionConflict
 from .base import Claim, Topic, Watchers
 
@@ -28,6 +29,7 @@ class MemoryStore:
         self._fences: dict[str, int] = {}  # item id -> the fence of its latest claim
         self._feed: list[Event] = []
         self._blobs: dict[str, bytes] = {}
+        self._tallies = Tally({META: VERSION})  # empty, so covered from the first append
         self._watchers = Watchers()
 
     async def append(
@@ -38,6 +40,7 @@ class MemoryStore:
         summary: ItemSummary | None = None,
         *,
         fence: int | None = None,
+        tally: Mapping[str, int] | None = None,
     ) -> list[Event]:
         if fence is not None and summary is not None and fence != self._fences.get(log, 0):
             raise LeaseLost(log, fence, self._fences.get(log, 0))
@@ -51,6 +54,8 @@ class MemoryStore:
         stored = [_new(Event, (*e[:7], position + i)) for i, e in enumerate(events, start=1)]
         existing.extend(stored)
         self._feed.extend(stored)
+        if tally:
+            merge(self._tallies, tally)
         if summary is not None:
             self._items[log] = summary
             self._started.pop(log, None)
@@ -152,6 +157,15 @@ class MemoryStore:
     async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
         return self._feed[after : after + limit]
 
+    async def tallies(self, prefix: str = "") -> dict[str, int]:
+        return {k: v for k, v in self._tallies.items() if k.startswith(prefix)}
+
+    async def put_tallies(self, values: Mapping[str, int], *, through: int) -> bool:
+        if len(self._feed) != through:
+            return False
+        self._tallies = Tally(values)
+        return True
+
     async def put_blobs(self, blobs: Mapping[str, bytes]) -> None:
         self._blobs.update(blobs)
 
@@ -170,6 +184,7 @@ class MemoryStore:
         self._fences.clear()
         self._feed.clear()
         self._blobs.clear()
+        self._tallies = Tally({META: VERSION})
 
     async def close(self) -> None:
         return None

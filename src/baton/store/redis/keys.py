@@ -16,6 +16,8 @@ Keys, all under a prefix (`baton:` unless the URL says `?prefix=`); the Lua scri
     leases           hash   item id -> `owner TAB until`;  expiry  zset  item id by until
     fences           hash   item id -> the fence of its latest claim (never lowered)
     blob:{digest}    string what one event may not hold (core/bounds.py), by its sha256
+    tally:{scope}    hash   the read model's counters of one scope (core/tally.py): name -> n
+    tally-scopes     set    every scope with counters (`all|`, `hour=491234|`, ...)
 
 Channels `feed` (a new last position) and `work` (an item became claimable) only wake
 watchers; what happened is always read from the keys, so a missed message loses nothing.
@@ -45,6 +47,13 @@ class Keys:
 
     def status(self, status: str) -> str:
         return f"{self.prefix}status:{status}"
+
+    def tally(self, scope: str) -> str:
+        return f"{self.prefix}tally:{scope}"
+
+    @property
+    def tally_scopes(self) -> str:
+        return f"{self.prefix}tally-scopes"
 
     @property
     def position(self) -> str:

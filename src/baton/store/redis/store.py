@@ -15,6 +15,7 @@ from typing import Any
 
 from ...core.events import Event
 from ...core.index import ItemSummary
+from ...core.tally import VERSION
 from ...errors import LeaseLost, NotFound, VersionConflict
 from ..base import TOPICS, Claim, Topic, Watchers
 from . import keys
@@ -49,6 +50,7 @@ class RedisStore:
         summary: ItemSummary | None = None,
         *,
         fence: int | None = None,
+        tally: Mapping[str, int] | None = None,
     ) -> list[Event]:
         if not events:
             return []
@@ -70,9 +72,9 @@ class RedisStore:
                 return [found[0].position, expected_version]  # positions are consecutive
             return None
 
-        first, actual = await self._t.run(
-            "append", self._script("append", [*head, len(bodies), *bodies]), landed
-        )
+        counters = [x for pair in (tally or {}).items() for x in pair]
+        args = [*head, len(bodies), *bodies, VERSION, len(counters) // 2, *counters]
+        first, actual = await self._t.run("append", self._script("append", args), landed)
         if first == -1:
             raise VersionConflict(log, expected_version, int(actual))
         if first == -2:
@@ -111,6 +113,29 @@ class RedisStore:
             return []
         raw = await self._t.run("read", self._script("read", [after, limit]))
         return [keys.event(r) for r in raw if r is not None]
+
+    async def tallies(self, prefix: str = "") -> dict[str, int]:
+        k = self.keys
+        if "|" in prefix:  # within one scope: one hash
+            scopes = [prefix[: prefix.index("|") + 1]]
+        else:
+            members = await self._t.run("tallies", lambda pipe: pipe.smembers(k.tally_scopes))
+            scopes = sorted(s for m in members if (s := m.decode()).startswith(prefix))
+
+        def read(scope: str) -> Command:
+            return lambda pipe: pipe.hgetall(k.tally(scope))
+
+        found = await asyncio.gather(*(self._t.run("tallies", read(s)) for s in scopes))
+        out = {}
+        for scope, fields in zip(scopes, found, strict=True):
+            for name, value in fields.items():
+                if (key := scope + name.decode()).startswith(prefix):
+                    out[key] = int(value)
+        return out
+
+    async def put_tallies(self, values: Mapping[str, int], *, through: int) -> bool:
+        args = [through, *(x for pair in values.items() for x in pair)]
+        return bool(await self._t.run("tallies", self._script("tallies", args)))
 
     async def put_blobs(self, blobs: Mapping[str, bytes]) -> None:
         for digest, content in blobs.items():  # SET NX: content addressed, never changed

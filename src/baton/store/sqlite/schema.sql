@@ -34,3 +34,9 @@ DROP INDEX IF EXISTS items_claim;
 CREATE INDEX IF NOT EXISTS items_ready ON items (runnable, queue, attempts = 0, updated_at);
 CREATE INDEX IF NOT EXISTS items_status ON items (status, created_at);
 CREATE INDEX IF NOT EXISTS items_created ON items (created_at, item_id);
+
+-- the read model of the figures (core/tally.py): counters every append adds to
+CREATE TABLE IF NOT EXISTS tallies (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -12,6 +12,7 @@ import orjson
 
 from ...core.events import Event
 from ...core.index import ItemSummary
+from . import tallies
 
 T = TypeVar("T")
 
@@ -51,6 +52,7 @@ def prepare(conn: sqlite3.Connection) -> None:
     """Create the schema (once), and bring a store written by an older baton up to it."""
     conn.executescript(SCHEMA)
     _add_fences(conn)
+    tallies.mark_if_new(conn)
 
 
 def _add_fences(conn: sqlite3.Connection) -> None:
@@ -64,6 +66,15 @@ def _add_fences(conn: sqlite3.Connection) -> None:
     except sqlite3.OperationalError as exc:
         if "duplicate column" not in str(exc):
             raise
+
+
+def wipe(conn: sqlite3.Connection) -> None:
+    """Everything gone (`Store.drop`): positions start again from 1."""
+    conn.execute("DELETE FROM events")
+    conn.execute("DELETE FROM items")
+    conn.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")
+    conn.execute("DELETE FROM tallies")
+    tallies.mark_if_new(conn)
 
 
 OPEN_WITHIN = 15.0

@@ -27,6 +27,7 @@ from ...core.index import ItemSummary
 from ...errors import LeaseLost, NotFound, StoreError, VersionConflict
 from ..base import Claim, Topic, Watchers
 from ..blobfiles import BlobFolder
+from . import tallies
 from .statements import (
     CHUNK,
     CLAIMABLE,
@@ -40,6 +41,7 @@ from .statements import (
     prepare,
     summary_of,
     while_locked,
+    wipe,
     with_position,
 )
 
@@ -151,6 +153,7 @@ class SQLiteStore:
         summary: ItemSummary | None = None,
         *,
         fence: int | None = None,
+        tally: Mapping[str, int] | None = None,
     ) -> list[Event]:
         rows = [(e.log, e.seq, e.kind, e.at, orjson.dumps(e.data), e.prev, e.hash) for e in events]
 
@@ -178,6 +181,8 @@ class SQLiteStore:
                     if row and fence is not None and row[1] != fence:
                         raise LeaseLost(log, fence, row[1])
                     raise VersionConflict(log, expected_version, row[0] if row else 0)
+            if tally:
+                tallies.add(conn, tally)
             if len(rows) == 1:
                 position = conn.execute(INSERT_EVENT, rows[0]).lastrowid
                 assert position is not None  # an INSERT sets it
@@ -338,6 +343,12 @@ class SQLiteStore:
             if self._watchers.wanted("work") and self._read("watch", CLAIMABLE, (time.time(),)):
                 self._watchers.notify("work")
 
+    async def tallies(self, prefix: str = "") -> dict[str, int]:
+        return dict(self._read("tallies", *tallies.select(prefix)))
+
+    async def put_tallies(self, values: Mapping[str, int], *, through: int) -> bool:
+        return await self._write(lambda conn: tallies.replace(conn, values, through))
+
     async def put_blobs(self, blobs: Mapping[str, bytes]) -> None:
         await self.blobs.put(blobs)
 
@@ -347,12 +358,7 @@ class SQLiteStore:
     async def drop(self) -> None:
         self.blobs.drop()
 
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM events")
-            conn.execute("DELETE FROM items")
-            conn.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")  # positions
-
-        await self._write(write)
+        await self._write(wipe)
 
     async def close(self) -> None:
         if self._closed:

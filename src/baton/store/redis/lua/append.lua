@@ -2,7 +2,9 @@
 -- item's latest claim is the one with that fence), atomically with the item's index
 -- entries. KEYS[1]: the prefix. ARGV: log, expected version, has summary (0/1), status,
 -- queue, runnable (0/1), claim score, created_at, summary JSON, fence ('' for none), n,
--- event JSON x n. Returns {first position, version found}; first = -1 means the version
+-- event JSON x n, the counters' version, m, (counter name, amount) x m: what the events
+-- add to the read model (core/tally.py; `.min` / `.max` names keep the least / greatest
+-- value, the others sum; the first append of a store marks it covered). Returns {first position, version found}; first = -1 means the version
 -- did not match, -2 that the fence did not (the second value is then the item's fence).
 local p = KEYS[1]
 local log = ARGV[1]
@@ -57,6 +59,27 @@ if ARGV[3] == '1' then
     redis.call('HDEL', p .. 'leases', log)
     redis.call('ZREM', p .. 'expiry', log)
   end
+end
+local at = 12 + n
+if first == 1 then
+  redis.call('HSETNX', p .. 'tally:meta|', 'version.max', ARGV[at])
+  redis.call('SADD', p .. 'tally-scopes', 'meta|')
+end
+for i = 1, tonumber(ARGV[at + 1] or '0') do
+  local name, amount = ARGV[at + 2 * i], ARGV[at + 2 * i + 1]
+  local scope, field = string.match(name, '^([^|]*|)(.*)$')
+  local key = p .. 'tally:' .. scope
+  local keeps = string.sub(field, -4)
+  if keeps == '.min' or keeps == '.max' then
+    local held = redis.call('HGET', key, field)
+    if not held or (keeps == '.min' and tonumber(amount) < tonumber(held))
+        or (keeps == '.max' and tonumber(amount) > tonumber(held)) then
+      redis.call('HSET', key, field, amount)
+    end
+  else
+    redis.call('HINCRBY', key, field, amount)
+  end
+  redis.call('SADD', p .. 'tally-scopes', scope)
 end
 redis.call('PUBLISH', p .. 'feed', tostring(last))
 return {first, actual}
