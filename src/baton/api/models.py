@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..config.items import ItemSpec
 from ..services.audit import Audit
+from ..services.audit_verify import Mark, Verified
 from ..services.auth import Role
 
 
@@ -162,6 +163,11 @@ class AuditOut(BaseModel):
     )
     checkpoint: CheckpointOut | None = Field(default=None, description="the latest checkpoint")
     uncovered: int = Field(default=0, description="events no checkpoint covers yet")
+    full: bool = Field(default=True, description="every chain checked from its first event")
+    checked: int = Field(default=0, description="events re-hashed")
+    verified: dict[str, Any] | None = Field(
+        default=None, description="the verify checkpoint started from: number, digest, through"
+    )
 
     @classmethod
     def of(cls, found: Audit) -> AuditOut:
@@ -182,4 +188,13 @@ class AuditOut(BaseModel):
                 at=latest.at,
             ),
             uncovered=found.uncovered,
+            full=found.full if isinstance(found, Verified) else True,
+            checked=found.checked if isinstance(found, Verified) else 0,
+            verified=_mark_of(found.mark) if isinstance(found, Verified) else None,
         )
+
+
+def _mark_of(mark: Mark | None) -> dict[str, Any] | None:
+    if mark is None:
+        return None
+    return {"number": mark.number, "digest": mark.digest, "through": mark.through}

@@ -26,6 +26,7 @@ from .render import (
     status_text,
     timeline,
 )
+from .settings import flat
 
 if TYPE_CHECKING:  # what each command needs is imported in its body: `baton status` is quick
     from ..core.events import Event
@@ -260,13 +261,26 @@ def audit_group() -> None:
     help="Fail unless the audit log still holds the checkpoint of this hash (one you noted "
     "down from `baton audit checkpoint`): finds the audit log's own tail cut off.",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Recompute every chain from its first event (and every blob), not only what came "
+    "after the last verify checkpoint.",
+)
 @pass_context
-def audit_verify_cmd(ctx: Context, expect: str | None) -> None:
-    """Recompute every log's hash chain, and hold every log to the heads the checkpoints
-    recorded (and every item to its index row): report what does not hold (exit 1)."""
-    from ..services.audit import verify_store
+def audit_verify_cmd(ctx: Context, expect: str | None, full: bool) -> None:
+    """Check every log's hash chain, and hold every log to the heads the checkpoints
+    recorded (and every item to its index row): report what does not hold (exit 1).
 
-    audit = ctx.run(lambda store: verify_store(store, expect))
+    \b
+    Incremental by default: from the last verify checkpoint, what was appended since
+    (README, "Verifying the audit trail", says what only --full can find)."""
+    from ..services import audit_verify
+
+    async def go(store: Store) -> audit_verify.Verified:
+        return await audit_verify.verify(store, expect, full=full, by=f"human:{whoami()}")
+
+    audit = ctx.run(go)
     latest = audit.checkpoint
     covered = (
         f"checkpoint {latest.number} (head {latest.hash}); {audit.uncovered} event(s) since, "
@@ -274,10 +288,17 @@ def audit_verify_cmd(ctx: Context, expect: str | None) -> None:
         if latest is not None
         else f"no checkpoint yet: `baton audit checkpoint` covers the {audit.uncovered} event(s)"
     )
+    mark = audit.mark
+    if audit.full:
+        how = f"verified in full ({audit.note})" if audit.note else "verified in full"
+    else:
+        assert mark is not None, "an incremental verify starts from a checkpoint"
+        how = f"{audit.checked} event(s) re-hashed from verify checkpoint {mark.number}"
     if audit.ok:
+        since = f"; verify checkpoint {mark.number}, digest {mark.digest}" if mark else ""
         ctx.console.print(
             f"audit ok: {audit.events} events in {audit.logs} logs, every hash chain holds, "
-            f"every log reaches its recorded head; {covered}",
+            f"every log reaches its recorded head; {covered}; {how}{since}",
             highlight=False,
             soft_wrap=True,
         )
@@ -290,7 +311,7 @@ def audit_verify_cmd(ctx: Context, expect: str | None) -> None:
         ctx.console.print(
             f"MISMATCH: {finding.problem}", style="red", highlight=False, soft_wrap=True
         )
-    ctx.console.print(covered, highlight=False, soft_wrap=True)
+    ctx.console.print(f"{covered}; {how}", highlight=False, soft_wrap=True)
     raise SystemExit(1)
 
 
@@ -352,24 +373,17 @@ def config_cmd(click_ctx: click.Context, as_json: bool) -> None:
         },
     ]
     for command, options in sorted(project.commands.items()):
-        for option, value in sorted(_flat(options).items()):
+        for option, value in sorted(flat(options).items()):
             env = f"BATON_{command}_{option}".upper().replace(".", "_")
-            if env in os.environ:  # the environment wins over the file
-                rows.append(
-                    {
-                        "setting": f"{command}.{option}",
-                        "value": os.environ[env],
-                        "from": f"environment ({env})",
-                    }
-                )
-            else:
-                rows.append(
-                    {
-                        "setting": f"{command}.{option}",
-                        "value": value,
-                        "from": file or "project file",
-                    }
-                )
+            override = os.environ.get(env)  # the environment wins over the file
+            where = f"environment ({env})" if override is not None else file or "project file"
+            rows.append(
+                {
+                    "setting": f"{command}.{option}",
+                    "value": value if override is None else override,
+                    "from": where,
+                }
+            )
     if as_json:
         _json(ctx, {"file": file, "settings": rows})
         return
@@ -380,14 +394,3 @@ def config_cmd(click_ctx: click.Context, as_json: bool) -> None:
     for row in rows:
         table.add_row(row["setting"], str(row["value"]), row["from"])
     ctx.console.print(table)
-
-
-def _flat(options: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A command's defaults, a subcommand's under its name (agents.pause.message)."""
-    out: dict[str, Any] = {}
-    for key, value in options.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out

@@ -204,3 +204,14 @@ class _Lines:
         )
         line = next((n for n, text in enumerate(self.lines, 1) if pattern.search(text)), None)
         return Problem(self.file, line, prefix + key, message)
+
+
+def flat(options: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A command's defaults, a subcommand's under its name (agents.pause.message)."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

@@ -48,6 +48,11 @@ SESSION_ENDED = "session.ended"  # id, by, why (logout | token revoked)
 # them when `full`), logs and events (the totals covered), through ({position, log, seq}:
 # the last event of the global feed it covers), full, by
 AUDIT_CHECKPOINT = "audit.checkpoint"
+# the verified log (a verify found every log whole): heads ({log: [seq, hash]} of every log
+# changed since the previous one; all of them when `full`); the last event of one append
+# also has through ({position, log, seq}: where the feed was read to), digest (sha256 over
+# every log's head and `through`), logs, events, full, by
+AUDIT_VERIFIED = "audit.verified"
 # --- fleet ----------------------------------------------------------------------------
 AGENT_PAUSED = "agent.paused"  # agent, by, reason
 AGENT_RESUMED = "agent.resumed"  # agent, by

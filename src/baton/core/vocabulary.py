@@ -5,7 +5,7 @@ Glossary (docs/architecture.md repeats it):
 
 - playbook: how a kind of work is done: agents, reviewers, verifiers, policy, budget.
 - item: one unit of work submitted to a playbook; its *log* (one per item) holds every
-  event of its life. The fleet, auth and audit logs are not items (RESERVED_LOGS).
+  event of its life. The fleet, auth, audit and verified logs are not items (RESERVED_LOGS).
 - queue: the playbook an item was submitted to; engines claim items of their queues.
 - plan: the playbook resolved for one item, recorded in its log when it is scoped.
 - attempt: one delegation of an item to one agent; attempts started together form a
@@ -39,7 +39,11 @@ AUTH_LOG: LogId = "auth"
 AUDIT_LOG: LogId = "audit"
 """The log of audit checkpoints: every other log's head, signed off, in one chain."""
 
-RESERVED_LOGS = frozenset({FLEET_LOG, AUTH_LOG, AUDIT_LOG})
+VERIFIED_LOG: LogId = "audit.verified"
+"""The log of verify checkpoints: what a `baton audit verify` found whole, up to where,
+so the next one re-checks only what came after (services/audit_verify.py)."""
+
+RESERVED_LOGS = frozenset({FLEET_LOG, AUTH_LOG, AUDIT_LOG, VERIFIED_LOG})
 """Logs that are not items: no item may take these ids."""
 
 
