@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -337,6 +338,39 @@ async def test_a_sqlite_file_of_baton_0_2_0_gains_fences_when_opened(tmp_path: P
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "items_claim" not in indexes and "items_ready" in indexes
     await SQLiteStore(path).close()  # and opening it again changes nothing
+
+
+async def test_a_query_for_many_ids_finds_exactly_those_in_order(store: Store) -> None:
+    for n in range(40):
+        await put(store, f"i{n:02}", created=float(40 - n), queue="q" if n % 2 else "other")
+    wanted = [f"i{n:02}" for n in range(0, 40, 3)] + [f"missing{n}" for n in range(1200)]
+    found = [r.item_id for r in await store.query(item_ids=wanted, limit=None)]
+    assert found == [f"i{n:02}" for n in reversed(range(0, 40, 3))]  # oldest first
+    page = await store.query(item_ids=wanted, queue="q", limit=2, offset=1)
+    assert [r.item_id for r in page] == ["i33", "i27"]
+
+
+async def test_sqlite_finds_many_ids_through_the_primary_key(tmp_path: Path) -> None:
+    """A query for more than 500 ids once read every item row (285 ms for 1,000 ids on a
+    100,000-item store against 1.75 ms for 400): every statement it runs must search."""
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        for n in range(20):
+            await put(store, f"i{n:02}")
+        plans: list[str] = []
+        ran: list[str] = []
+        store._reader.set_trace_callback(ran.append)
+        wanted = [f"i{n:02}" for n in range(0, 20, 2)] + [f"other{n}" for n in range(600)]
+        rows = await store.query(item_ids=wanted, limit=None)
+        store._reader.set_trace_callback(None)
+        assert len(rows) == 10 and ran
+        with sqlite3.connect(tmp_path / "s.db") as conn:
+            for sql in ran:
+                plans += [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        assert not [p for p in plans if p.startswith("SCAN items")], plans
+        assert any("items" in p and "item_id=?" in p for p in plans), plans
+    finally:
+        await store.close()
 
 
 def test_sqlite_errors_name_the_file(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -110,3 +110,37 @@ def with_position(event: Event, position: int) -> Event:
     return Event(
         event.log, event.seq, event.kind, event.at, event.data, event.prev, event.hash, position
     )
+
+
+def query_sql(
+    *,
+    statuses: Collection[str] | None,
+    queue: str | None,
+    waiting: bool | None,
+    item_ids: Collection[str] | None,
+    limit: int | None,
+    offset: int,
+) -> tuple[str, list[Any]]:
+    """The statement `SqliteStore.query` runs, and its parameters. Ids go in as one JSON
+    array (`json_each`): any number of them, each found through the primary key (an
+    `IN (?, ?, ...)` list is capped by SQLite's variable limit, and splitting it would
+    break the order and the paging)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if statuses is not None:
+        where.append(f"status IN ({','.join('?' * len(statuses))})" if statuses else "0")
+        params.extend(statuses)
+    if queue is not None:
+        where.append("queue = ?")
+        params.append(queue)
+    if waiting is not None:
+        where.append("waiting IS NOT NULL" if waiting else "waiting IS NULL")
+    if item_ids is not None:
+        where.append("item_id IN (SELECT value FROM json_each(?))")
+        params.append(orjson.dumps(sorted(set(item_ids))).decode())
+    sql = f"SELECT {COLUMNS} FROM items"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY created_at, item_id LIMIT ? OFFSET ?"
+    params.extend([-1 if limit is None else limit, offset])
+    return sql, params

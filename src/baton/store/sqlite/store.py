@@ -31,7 +31,6 @@ from . import tallies
 from .statements import (
     CHUNK,
     CLAIMABLE,
-    COLUMNS,
     EVENT_COLUMNS,
     INSERT_EVENT,
     INSERT_ITEM,
@@ -39,6 +38,7 @@ from .statements import (
     WATCH_INTERVAL,
     event_of,
     prepare,
+    query_sql,
     summary_of,
     while_locked,
     wipe,
@@ -284,33 +284,14 @@ class SQLiteStore:
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[ItemSummary]:
-        where: list[str] = []
-        params: list[Any] = []
-        if statuses is not None:
-            where.append(f"status IN ({','.join('?' * len(statuses))})" if statuses else "0")
-            params.extend(statuses)
-        if queue is not None:
-            where.append("queue = ?")
-            params.append(queue)
-        if waiting is not None:
-            where.append("waiting IS NOT NULL" if waiting else "waiting IS NULL")
-        if item_ids is not None:
-            wanted = set(item_ids)
-            rows = (
-                await self.query(statuses=statuses, queue=queue, waiting=waiting, limit=None)
-                if len(wanted) > CHUNK
-                else None
-            )
-            if rows is not None:
-                selected = [r for r in rows if r.item_id in wanted]
-                return selected[offset : None if limit is None else offset + limit]
-            where.append(f"item_id IN ({','.join('?' * len(wanted))})" if wanted else "0")
-            params.extend(wanted)
-        sql = f"SELECT {COLUMNS} FROM items"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at, item_id LIMIT ? OFFSET ?"
-        params.extend([-1 if limit is None else limit, offset])
+        sql, params = query_sql(
+            statuses=statuses,
+            queue=queue,
+            waiting=waiting,
+            item_ids=item_ids,
+            limit=limit,
+            offset=offset,
+        )
         return [summary_of(r) for r in self._read("query", sql, params)]
 
     async def counts(self, queue: str | None = None) -> dict[str, int]:

@@ -1,0 +1,94 @@
+"""A query for many item ids on a big SQLite store: the primary key, not a scan.
+
+The engine asks for the summaries of the items it is about to run (`query(item_ids=...)`:
+`Engine.run(ids)`, the claimer's pending items, the live view). Until issue 13 a query for
+more than 500 ids fell back to reading every item row and filtering in Python; now every id
+goes in as one JSON array (`json_each`) and each is found through the primary key.
+
+This fills a SQLite file in a temporary folder with --items items (one event each), then
+times, median of --repeat runs, `query(item_ids=...)` for 400 and 1,000 ids spread over the
+store, against the old way for 1,000 ids measured in the same run (every row read, then
+filtered: what the old code did past 500 ids). The last line is one JSON object.
+
+    .venv/bin/python bench/query_ids.py [--items 100000] [--repeat 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from baton.core.events import chain
+from baton.core.index import ItemSummary
+from baton.store import SQLiteStore
+
+
+async def fill(store: SQLiteStore, n: int) -> list[str]:
+    ids = [f"item-{i:07}" for i in range(n)]
+    for i, item in enumerate(ids):
+        events = chain(item, 0, "", float(i), [("item.submitted", {"objective": f"task {i}"})])
+        row = ItemSummary(item, "q", "accepted", False, None, 1, 1, f"task {i}", float(i), i)
+        await store.append(item, 0, events, row)
+    return ids
+
+
+async def median_ms(run: Callable[[], Awaitable[Any]], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        await run()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+async def main(items: int, repeat: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        store = SQLiteStore(Path(folder) / "big.db")
+        try:
+            start = time.perf_counter()
+            ids = await fill(store, items)
+            print(f"filled {items:,} items in {time.perf_counter() - start:.1f} s")
+            few = ids[:: max(1, items // 400)][:400]
+            many = ids[:: max(1, items // 1000)][:1000]
+
+            async def old_way() -> list[ItemSummary]:
+                wanted = set(many)
+                return [r for r in await store.query(limit=None) if r.item_id in wanted]
+
+            assert [r.item_id for r in await old_way()] == [
+                r.item_id for r in await store.query(item_ids=many, limit=None)
+            ]
+            figures = {
+                "items": float(items),
+                "ids_400_ms": await median_ms(lambda: store.query(item_ids=few, limit=None), repeat),
+                "ids_1000_ms": await median_ms(
+                    lambda: store.query(item_ids=many, limit=None), repeat
+                ),
+                "old_ids_1000_ms": await median_ms(old_way, max(3, repeat // 5)),
+            }
+        finally:
+            await store.close()
+    figures["speedup_1000"] = figures["old_ids_1000_ms"] / figures["ids_1000_ms"]
+    figures["ratio_1000_to_400"] = figures["ids_1000_ms"] / figures["ids_400_ms"]
+    print(
+        f"query for 400 ids: {figures['ids_400_ms']:.2f} ms; for 1,000 ids: "
+        f"{figures['ids_1000_ms']:.2f} ms ({figures['ratio_1000_to_400']:.2f}x the 400); "
+        f"the old way for 1,000: {figures['old_ids_1000_ms']:.1f} ms "
+        f"({figures['speedup_1000']:.0f}x slower)"
+    )
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args.items, args.repeat))))
