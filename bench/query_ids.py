@@ -67,7 +67,9 @@ async def main(items: int, repeat: int) -> dict[str, float]:
             ]
             figures = {
                 "items": float(items),
-                "ids_400_ms": await median_ms(lambda: store.query(item_ids=few, limit=None), repeat),
+                "ids_400_ms": await median_ms(
+                    lambda: store.query(item_ids=few, limit=None), repeat
+                ),
                 "ids_1000_ms": await median_ms(
                     lambda: store.query(item_ids=many, limit=None), repeat
                 ),
