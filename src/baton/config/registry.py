@@ -56,21 +56,31 @@ class Kinds:
 @cache
 def kinds(group: str) -> Kinds:
     """The group's kinds, as the installed distributions declare them."""
+    return _loaded(group, entry_points(group=group))
+
+
+def kind(group: str, name: str) -> Kinds:
+    """One kind of the group (found or broken, or neither when nobody declares it),
+    loading no other: opening a SQLite store need not import the Redis client."""
+    return _loaded(group, entry_points(group=group, name=name))
+
+
+def _loaded(group: str, eps: typing.Iterable[EntryPoint]) -> Kinds:
     declared: dict[str, list[EntryPoint]] = {}
-    for ep in entry_points(group=group):
+    for ep in eps:
         declared.setdefault(ep.name, []).append(ep)
     found: dict[str, Any] = {}
     broken: dict[str, str] = {}
-    for name, eps in sorted(declared.items()):
-        origins = sorted({f"{_distribution(ep)} ({ep.value})" for ep in eps})
-        if len({ep.value for ep in eps}) > 1:  # the same target twice (a stale install) is one
+    for name, same in sorted(declared.items()):
+        origins = sorted({f"{_distribution(ep)} ({ep.value})" for ep in same})
+        if len({ep.value for ep in same}) > 1:  # the same target twice (a stale install) is one
             broken[name] = (
                 f"{name!r} is declared by several installed packages: {', '.join(origins)}; "
                 "uninstall all but one (or ask a package's author to rename its kind)"
             )
             continue
         try:
-            loaded = eps[0].load()
+            loaded = same[0].load()
         except Exception as exc:  # a third party's broken package must not break the rest
             broken[name] = (
                 f"{name!r} comes from {origins[0]}, which cannot be loaded: "

@@ -44,9 +44,10 @@ def open_store(
     scheme = spec.split(":", 1)[0] if spec.startswith("memory:") else "sqlite"
     if "://" in spec:
         scheme = spec.split("://", 1)[0]
-    openers = registry.kinds(registry.STORES)
+    openers = registry.kind(registry.STORES, scheme)  # this scheme's backend alone
     opener: Opener | None = openers.found.get(scheme)
     if opener is None:
+        openers = registry.kinds(registry.STORES)
         if scheme in openers.broken:
             raise InputError(f"--store: the store scheme {openers.broken[scheme]}")
         known = ", ".join(openers.found)
