@@ -373,6 +373,63 @@ async def test_sqlite_finds_many_ids_through_the_primary_key(tmp_path: Path) -> 
         await store.close()
 
 
+async def test_sqlite_keeps_its_counts_as_items_change(tmp_path: Path) -> None:
+    """`counts` reads a table the items' triggers keep (a few rows at any store size): on
+    a randomised history it equals a count over the items, per queue and in all."""
+    import random
+
+    rng = random.Random(13)
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    versions: dict[str, int] = {}
+    try:
+        for step in range(400):
+            item = f"i{rng.randrange(60)}"
+            version = versions.get(item, 0)
+            status = rng.choice(["running", "accepted", "failed", "waiting_human"])
+            queue = rng.choice(["a", "b"]) if version == 0 or rng.random() < 0.1 else None
+            events = chain(item, version, "", float(step), [("item.submitted", {"s": step})])
+            if version:
+                prev = (await store.load(item))[-1]
+                events = chain(item, version, prev.hash, float(step), [("item.noted", {})])
+            row = summary(item, version + 1, status=status, queue=queue or "a")
+            if version and queue is None:  # keep its queue
+                old = (await store.query(item_ids=[item]))[0]
+                row = row._replace(queue=old.queue)
+            await store.append(item, version, events, row)
+            versions[item] = version + 1
+        with sqlite3.connect(path) as conn:
+            for queue in (None, "a", "b"):
+                where, params = (" WHERE queue = ?", [queue]) if queue else ("", [])
+                sql = f"SELECT status, COUNT(*) FROM items{where} GROUP BY status"
+                assert await store.counts(queue) == dict(conn.execute(sql, params)), queue
+        assert await store.counts("nobody") == {}
+        await store.drop()
+        assert await store.counts() == {}
+    finally:
+        await store.close()
+
+
+async def test_an_older_sqlite_file_gets_its_counts_from_its_items(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    for n in range(5):
+        await put(store, f"i{n}", status="accepted" if n % 2 else "running", queue="q")
+    await store.close()
+    with sqlite3.connect(path) as conn:  # as a baton before the counts table wrote it
+        for name in ("item_counted", "item_recounted", "item_uncounted"):
+            conn.execute(f"DROP TRIGGER {name}")
+        conn.execute("DROP TABLE item_counts")
+    store = SQLiteStore(path)
+    try:
+        assert await store.counts() == {"accepted": 2, "running": 3}
+        await put(store, "new", status="running", queue="other")
+        assert await store.counts() == {"accepted": 2, "running": 4}
+        assert await store.counts("other") == {"running": 1}
+    finally:
+        await store.close()
+
+
 def test_sqlite_errors_name_the_file(tmp_path: Path) -> None:
     bogus = tmp_path / "not-a-db"
     bogus.write_text("this is not a database " * 100)

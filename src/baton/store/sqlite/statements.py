@@ -52,7 +52,57 @@ def prepare(conn: sqlite3.Connection) -> None:
     """Create the schema (once), and bring a store written by an older baton up to it."""
     conn.executescript(SCHEMA)
     _add_fences(conn)
+    _count_items(conn)
     tallies.mark_if_new(conn)
+
+
+ITEM_COUNTS = (
+    """CREATE TABLE item_counts (
+        queue  TEXT    NOT NULL,
+        status TEXT    NOT NULL,
+        n      INTEGER NOT NULL,
+        PRIMARY KEY (queue, status)
+    ) WITHOUT ROWID""",
+    """CREATE TRIGGER item_counted AFTER INSERT ON items BEGIN
+        INSERT INTO item_counts VALUES (NEW.queue, NEW.status, 1)
+        ON CONFLICT (queue, status) DO UPDATE SET n = n + 1;
+    END""",
+    """CREATE TRIGGER item_recounted AFTER UPDATE OF queue, status ON items
+    WHEN OLD.queue IS NOT NEW.queue OR OLD.status IS NOT NEW.status BEGIN
+        UPDATE item_counts SET n = n - 1 WHERE queue = OLD.queue AND status = OLD.status;
+        INSERT INTO item_counts VALUES (NEW.queue, NEW.status, 1)
+        ON CONFLICT (queue, status) DO UPDATE SET n = n + 1;
+    END""",
+    """CREATE TRIGGER item_uncounted AFTER DELETE ON items BEGIN
+        UPDATE item_counts SET n = n - 1 WHERE queue = OLD.queue AND status = OLD.status;
+    END""",
+)
+"""How many items each queue has in each status, kept by triggers in the transaction that
+changes the items (so `counts` reads a few rows, not the index, at any store size)."""
+
+COUNTS = "SELECT status, SUM(n) FROM item_counts{where} GROUP BY status HAVING SUM(n) > 0"
+
+
+def _count_items(conn: sqlite3.Connection) -> None:
+    """Create the item counts (once), filled from the items a store written by an older
+    baton already holds: in one transaction, so no item changes between the count and the
+    triggers."""
+    exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'item_counts'"
+    if conn.execute(exists).fetchone():
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not conn.execute(exists).fetchone():  # another process may have been first
+            for statement in ITEM_COUNTS:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO item_counts SELECT queue, status, COUNT(*) FROM items "
+                "GROUP BY queue, status"
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _add_fences(conn: sqlite3.Connection) -> None:
@@ -73,6 +123,7 @@ def wipe(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM events")
     conn.execute("DELETE FROM items")
     conn.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")
+    conn.execute("DELETE FROM item_counts")
     conn.execute("DELETE FROM tallies")
     tallies.mark_if_new(conn)
 

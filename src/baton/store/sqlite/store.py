@@ -31,6 +31,7 @@ from . import tallies
 from .statements import (
     CHUNK,
     CLAIMABLE,
+    COUNTS,
     EVENT_COLUMNS,
     INSERT_EVENT,
     INSERT_ITEM,
@@ -295,12 +296,8 @@ class SQLiteStore:
         return [summary_of(r) for r in self._read("query", sql, params)]
 
     async def counts(self, queue: str | None = None) -> dict[str, int]:
-        sql = "SELECT status, COUNT(*) FROM items"
-        params: list[Any] = []
-        if queue is not None:
-            sql += " WHERE queue = ?"
-            params.append(queue)
-        return dict(self._read("counts", sql + " GROUP BY status", params))
+        where, params = (" WHERE queue = ?", [queue]) if queue is not None else ("", [])
+        return dict(self._read("counts", COUNTS.format(where=where), params))
 
     # --- watching (any process's commits, seen through PRAGMA data_version) ------------
     def watch(self, topic: Topic, callback: Callable[[], None]) -> Callable[[], None]:

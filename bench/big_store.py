@@ -1,4 +1,4 @@
-"""A query for many item ids on a big SQLite store: the primary key, not a scan.
+"""Reads of the item index on a big SQLite store: many ids, and the counts by status.
 
 The engine asks for the summaries of the items it is about to run (`query(item_ids=...)`:
 `Engine.run(ids)`, the claimer's pending items, the live view). Until issue 13 a query for
@@ -8,9 +8,11 @@ goes in as one JSON array (`json_each`) and each is found through the primary ke
 This fills a SQLite file in a temporary folder with --items items (one event each), then
 times, median of --repeat runs, `query(item_ids=...)` for 400 and 1,000 ids spread over the
 store, against the old way for 1,000 ids measured in the same run (every row read, then
-filtered: what the old code did past 500 ids). The last line is one JSON object.
+filtered: what the old code did past 500 ids). And `counts()` (every status's count: the
+board, /healthz, `status` read it), now a few rows the items' triggers keep, against the
+old `GROUP BY` over the items' status index. The last line is one JSON object.
 
-    .venv/bin/python bench/query_ids.py [--items 100000] [--repeat 15]
+    .venv/bin/python bench/big_store.py [--items 100000] [--repeat 15]
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ async def main(items: int, repeat: int) -> dict[str, float]:
                 wanted = set(many)
                 return [r for r in await store.query(limit=None) if r.item_id in wanted]
 
+            async def old_counts() -> dict[str, int]:
+                sql = "SELECT status, COUNT(*) FROM items GROUP BY status"
+                return dict(store._read("counts", sql, ()))
+
+            assert await old_counts() == await store.counts()
             assert [r.item_id for r in await old_way()] == [
                 r.item_id for r in await store.query(item_ids=many, limit=None)
             ]
@@ -74,6 +81,8 @@ async def main(items: int, repeat: int) -> dict[str, float]:
                     lambda: store.query(item_ids=many, limit=None), repeat
                 ),
                 "old_ids_1000_ms": await median_ms(old_way, max(3, repeat // 5)),
+                "counts_ms": await median_ms(store.counts, repeat),
+                "old_counts_ms": await median_ms(old_counts, repeat),
             }
         finally:
             await store.close()
@@ -84,6 +93,10 @@ async def main(items: int, repeat: int) -> dict[str, float]:
         f"{figures['ids_1000_ms']:.2f} ms ({figures['ratio_1000_to_400']:.2f}x the 400); "
         f"the old way for 1,000: {figures['old_ids_1000_ms']:.1f} ms "
         f"({figures['speedup_1000']:.0f}x slower)"
+    )
+    print(
+        f"counts: {figures['counts_ms']:.3f} ms; the old GROUP BY: "
+        f"{figures['old_counts_ms']:.2f} ms"
     )
     return figures
 
