@@ -84,7 +84,7 @@ async def test_open_on_loopback_submit_run_read_decide(store: Store, book: objec
         assert again.json() == [{"id": "low", "submitted": False}]
 
         await run_engine(store, book)
-        page = (await api.get("/api/items", params={"limit": 1})).json()
+        page = (await api.get("/api/items", params={"limit": 1, "order": "oldest"})).json()
         assert [i["item_id"] for i in page["items"]] == ["low"]
         assert page["counts"] == {"accepted": 1, "waiting_human": 1}
         waiting = (await api.get("/api/items", params={"waiting": "true"})).json()["items"]

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import schemathesis
+from schemathesis import checks
 from hypothesis import HealthCheck, settings
 
 from baton import Engine, load_playbook, open_store
@@ -58,4 +59,11 @@ schema = schemathesis.openapi.from_asgi("/api/openapi.json", APP)
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_no_request_gets_a_500_or_an_answer_off_the_spec(case: schemathesis.Case) -> None:
-    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
+    # GET /api/items may refuse a request its schema admits: a cursor it did not hand out
+    # (its contents are opaque to the schema), or a playbook and its old name (queue) that
+    # differ. Every other check holds for it: no 500, an answer the spec documents.
+    lax = case.operation.method.upper() == "GET" and case.operation.path == "/api/items"
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        excluded_checks=[checks.positive_data_acceptance] if lax else None,
+    )

@@ -16,6 +16,7 @@ import pytest
 from baton.core.events import chain, verify_chain
 from baton.errors import LeaseLost, StoreError, VersionConflict
 from baton.store import ItemSummary, SQLiteStore, Store, open_store
+from baton.store.paging import position
 
 BACKENDS = ["memory", "sqlite", "redis"]
 
@@ -485,3 +486,50 @@ async def test_a_second_handle_on_a_shared_store_sees_and_wakes(shared_url: str)
 async def test_a_broken_watcher_topic_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="unknown topic 'nope'"):
         store.watch("nope", lambda: None)  # type: ignore[arg-type]
+
+
+async def test_pages_newest_first_follow_their_cursor_while_items_arrive(store: Store) -> None:
+    for n in range(9):  # three share a creation time: ties go by id, in either order
+        await put(store, f"i{n}", created=float(n // 3 * 3 if n < 6 else n))
+    oldest = [r.item_id for r in await store.query(limit=None)]
+    assert oldest == [f"i{n}" for n in range(9)]
+    newest = [r.item_id for r in await store.query(newest=True, limit=None)]
+    assert newest == oldest[::-1]
+    first = await store.query(newest=True, limit=4)
+    await put(store, "late", created=100.0)  # arrives between two pages: not in the second
+    second = await store.query(newest=True, limit=4, cursor=position(first[-1]))
+    assert [r.item_id for r in first + second] == newest[:8]
+    rest = await store.query(newest=True, limit=4, cursor=position(second[-1]))
+    assert [r.item_id for r in rest] == ["i0"]
+    assert await store.query(newest=True, cursor=position(rest[-1])) == []
+    onward = await store.query(limit=3, cursor=position(first[2]), offset=1)  # oldest first
+    assert [r.item_id for r in onward] == ["i8", "late"]
+    assert [r.item_id for r in await store.query(newest=True, limit=2)] == ["late", "i8"]
+    between = (3.0, "i4x")  # a cursor between two rows: no item of that id
+    assert [r.item_id for r in await store.query(newest=True, cursor=between)] == [
+        "i4",
+        "i3",
+        "i2",
+        "i1",
+        "i0",
+    ]
+    moved = (5.0, "i4")  # an item of that id, but not at that time
+    found = [r.item_id for r in await store.query(newest=True, cursor=moved, limit=2)]
+    assert found == ["i5", "i4"]
+    assert await store.query(limit=0) == []
+
+
+async def test_a_text_filter_finds_the_same_items_on_every_backend(store: Store) -> None:
+    objectives = ["Fix the Billing export", "billing: retry", "Ünïcode BILLING", "other"]
+    for n, objective in enumerate(objectives):
+        events = chain(f"t{n}", 0, "", 1.0, [("item.submitted", {})])
+        row = summary(f"t{n}", 1, created=float(n), queue="q" if n % 2 else "p")
+        await store.append(f"t{n}", 0, events, row._replace(objective=objective))
+    found = [r.item_id for r in await store.query(text="BilLing", newest=True, limit=None)]
+    assert found == ["t2", "t1", "t0"]
+    assert [r.item_id for r in await store.query(text="billing", queue="q")] == ["t1"]
+    assert [r.item_id for r in await store.query(text="ünï")] == []  # ASCII case only
+    assert [r.item_id for r in await store.query(text="Ünï", statuses=["running"])] == ["t2"]
+    assert [r.item_id for r in await store.query(text="T3")] == ["t3"]  # ids match too
+    page = await store.query(text="billing", limit=1, cursor=(0.0, "t0"))
+    assert [r.item_id for r in page] == ["t1"]

@@ -24,6 +24,7 @@ from ..services import readmodel
 from ..services.auth import Role
 from ..store.base import Store
 from .access import Access, need
+from .lists import lists
 from .prometheus import exposition
 from .routes import router
 
@@ -57,6 +58,7 @@ def create_app(
     app.state.playbooks = {b.name: b for b in playbooks or []}
     app.state.access = Access(store, local_user, loopback_only)
     app.include_router(router)
+    app.include_router(lists)
     _errors(app)
 
     @app.get("/healthz", tags=["health"])

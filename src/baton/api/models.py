@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -115,6 +115,10 @@ class ItemsPage(BaseModel):
     items: list[ItemRow]
     limit: int
     offset: int
+    order: Literal["newest", "oldest"] = "newest"
+    next: str | None = Field(
+        None, description="the cursor of the next page (None: this one is the last)"
+    )
     counts: dict[str, int] = Field(description="items in each status, in the whole store")
 
 

@@ -15,7 +15,7 @@ from ..config.items import check_against, with_ids
 from ..config.source import Located
 from ..core.bounds import DIGEST
 from ..core.state import AttemptState, ItemState
-from ..core.vocabulary import AUTH_LOG, Decision, Status
+from ..core.vocabulary import AUTH_LOG, Decision
 from ..errors import InvalidAction, ItemsError, NotFound
 from ..runtime.engine import Engine
 from ..runtime.recording import load_state
@@ -28,7 +28,6 @@ from .deps import Admin, Operator, Reviewer, Viewer, access_of, playbooks_of, st
 from .live import last_position, sse, still_allowed
 
 router = APIRouter(prefix="/api", responses=m.ERRORS)
-Statuses = list[Status]
 
 
 # --- the session (the web page logs in with a token) ----------------------------------
@@ -97,33 +96,6 @@ async def playbooks(request: Request, _: Viewer) -> list[dict[str, Any]]:
         }
         for b in playbooks_of(request).values()
     ]
-
-
-@router.get("/items", response_model=m.ItemsPage, tags=["items"])
-async def list_items(
-    request: Request,
-    _: Viewer,
-    status: Annotated[Statuses | None, Query(description="any of these statuses")] = None,
-    queue: Annotated[str | None, Query(max_length=64)] = None,
-    waiting: Annotated[bool | None, Query(description="parked for a person")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> m.ItemsPage:
-    """Items, oldest first, filtered and paged."""
-    store = store_of(request)
-    rows = await store.query(
-        statuses=[s.value for s in status] if status else None,
-        queue=queue,
-        waiting=waiting,
-        limit=limit,
-        offset=offset,
-    )
-    return m.ItemsPage(
-        items=[m.ItemRow(**r._asdict()) for r in rows],
-        limit=limit,
-        offset=offset,
-        counts=await store.counts(),
-    )
 
 
 @router.post("/items", response_model=list[m.Submitted], status_code=201, tags=["items"])
@@ -254,12 +226,6 @@ async def submit_result(item_id: str, body: m.Result, request: Request, who: Rev
 @router.post("/items/{item_id}/cancel", response_model=m.Message, tags=["items"])
 async def cancel(item_id: str, body: m.Reason, request: Request, who: Operator) -> m.Message:
     return m.Message(message=await actions.cancel(store_of(request), item_id, who.by, body.reason))
-
-
-@router.get("/inbox", tags=["decisions"])
-async def inbox(request: Request, _: Viewer) -> list[dict[str, Any]]:
-    """What waits for a person, oldest first."""
-    return await views.inbox(store_of(request))
 
 
 # --- the fleet, the numbers, the record -------------------------------------------------

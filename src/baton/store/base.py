@@ -19,6 +19,7 @@ from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from ..core.events import Event
 from ..core.index import ItemSummary
+from .paging import Cursor
 
 
 class Claim(NamedTuple):
@@ -64,10 +65,15 @@ class Store(Protocol):
         queue: str | None = None,
         waiting: bool | None = None,
         item_ids: Collection[str] | None = None,
+        text: str | None = None,
+        newest: bool = False,
+        cursor: Cursor | None = None,
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[ItemSummary]:
-        """Item summaries matching every given filter, oldest first."""
+        """Item summaries matching every given filter (`text`: a substring of the objective
+        or the id, ignoring ASCII case), oldest first by creation or `newest` first, from
+        just after `cursor` in that order, then `offset` rows on (store/paging.py)."""
         ...
 
     async def counts(self, queue: str | None = None) -> dict[str, int]:

@@ -11,6 +11,7 @@ from ..core.index import ItemSummary
 from ..core.tally import META, VERSION, Tally, merge
 from ..errors import LeaseLost, VersionConflict
 from .base import Claim, Topic, Watchers
+from .paging import Cursor, page
 
 _new = tuple.__new__  # an Event with its position, without the NamedTuple's __new__ (hot path)
 
@@ -81,11 +82,14 @@ class MemoryStore:
         queue: str | None = None,
         waiting: bool | None = None,
         item_ids: Collection[str] | None = None,
+        text: str | None = None,
+        newest: bool = False,
+        cursor: Cursor | None = None,
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[ItemSummary]:
         if item_ids is not None:
-            rows = [self._items[i] for i in item_ids if i in self._items]
+            rows = [self._items[i] for i in dict.fromkeys(item_ids) if i in self._items]
         else:
             rows = list(self._items.values())
         rows = [
@@ -95,9 +99,8 @@ class MemoryStore:
             and (queue is None or r.queue == queue)
             and (waiting is None or (r.waiting is not None) == waiting)
         ]
-        rows.sort(key=lambda r: (r.created_at, r.item_id))
-        end = None if limit is None else offset + limit
-        return [self._leased(r) for r in rows[offset:end]]
+        found = page(rows, newest=newest, cursor=cursor, text=text, offset=offset, limit=limit)
+        return [self._leased(r) for r in found]
 
     def _leased(self, row: ItemSummary) -> ItemSummary:
         lease = self._leases.get(row.item_id)

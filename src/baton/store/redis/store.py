@@ -18,6 +18,7 @@ from ...core.index import ItemSummary
 from ...core.tally import VERSION
 from ...errors import LeaseLost, NotFound, VersionConflict
 from ..base import TOPICS, Claim, Topic, Watchers
+from ..paging import Cursor, page
 from . import keys
 from .keys import Keys
 from .transport import DEFAULT_RECONNECT, Command, Transport, key_exists, parse_url
@@ -153,25 +154,26 @@ class RedisStore:
         queue: str | None = None,
         waiting: bool | None = None,
         item_ids: Collection[str] | None = None,
+        text: str | None = None,
+        newest: bool = False,
+        cursor: Cursor | None = None,
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[ItemSummary]:
         k = self.keys
-        narrowed = queue is not None or waiting is not None
+        ids: list[bytes | str] | None = None
         if item_ids is not None:
-            ids: list[bytes | str] = list(dict.fromkeys(item_ids))
+            ids = list(dict.fromkeys(item_ids))
         elif statuses is not None:
             if not statuses:
                 return []
             sets = [k.status(s) for s in statuses]
             ids = list(await self._t.run("query", lambda pipe: pipe.sunion(sets)))
-        elif not narrowed:  # the whole index in creation order: only the page is read
-            stop = -1 if limit is None else offset + limit - 1
-            ids = list(
-                await self._t.run("query", lambda pipe: pipe.zrange(k.created, offset, stop))
-            )
-            offset = 0
-        else:
+        elif queue is None and waiting is None and not text:
+            ids = await self._in_order(newest, cursor, offset, limit)
+            if ids is not None:  # exactly the page: nothing left to skip
+                cursor, offset = None, 0
+        if ids is None:
             ids = list(await self._t.run("query", lambda pipe: pipe.zrange(k.created, 0, -1)))
         if not ids:
             return []
@@ -193,8 +195,32 @@ class RedisStore:
             if waiting is not None and (s.waiting is not None) != waiting:
                 continue
             found.append(s)
-        found.sort(key=lambda s: (s.created_at, s.item_id))
-        return found[offset : None if limit is None else offset + limit]
+        return page(found, newest=newest, cursor=cursor, text=text, offset=offset, limit=limit)
+
+    async def _in_order(
+        self, newest: bool, cursor: Cursor | None, offset: int, limit: int | None
+    ) -> list[bytes | str] | None:
+        """The ids of one page of the whole index, read by rank from the creation zset
+        (its ties sort by id, as the query order does); None if the cursor's item is not
+        in it as the cursor says (then the caller pages every id)."""
+        k = self.keys
+        rank, span = ("zrevrank", "zrevrange") if newest else ("zrank", "zrange")
+        start = offset
+        if cursor is not None:
+            item = cursor[1]
+            score, at = await asyncio.gather(
+                self._t.run("query", lambda pipe: pipe.zscore(k.created, item)),
+                self._t.run("query", lambda pipe: getattr(pipe, rank)(k.created, item)),
+            )
+            if score is None or at is None or float(score) != cursor[0]:
+                return None
+            start += at + 1
+        if limit == 0:
+            return []
+        stop = -1 if limit is None else start + limit - 1
+        return list(
+            await self._t.run("query", lambda pipe: getattr(pipe, span)(k.created, start, stop))
+        )
 
     async def counts(self, queue: str | None = None) -> dict[str, int]:
         if queue is not None:

@@ -12,6 +12,7 @@ import orjson
 
 from ...core.events import Event
 from ...core.index import ItemSummary
+from ..paging import Cursor, fold
 from . import tallies
 
 T = TypeVar("T")
@@ -169,6 +170,9 @@ def query_sql(
     queue: str | None,
     waiting: bool | None,
     item_ids: Collection[str] | None,
+    text: str | None = None,
+    newest: bool = False,
+    cursor: Cursor | None = None,
     limit: int | None,
     offset: int,
 ) -> tuple[str, list[Any]]:
@@ -189,9 +193,16 @@ def query_sql(
     if item_ids is not None:
         where.append("item_id IN (SELECT value FROM json_each(?))")
         params.append(orjson.dumps(sorted(set(item_ids))).decode())
+    if text:  # SQLite's lower() folds ASCII letters only: paging.fold does the same
+        where.append("(instr(lower(objective), ?) > 0 OR instr(lower(item_id), ?) > 0)")
+        params.extend([fold(text)] * 2)
+    if cursor is not None:  # a row value: the order's index is searched, not scanned
+        where.append(f"(created_at, item_id) {'<' if newest else '>'} (?, ?)")
+        params.extend(cursor)
     sql = f"SELECT {COLUMNS} FROM items"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY created_at, item_id LIMIT ? OFFSET ?"
+    order = " DESC" if newest else ""
+    sql += f" ORDER BY created_at{order}, item_id{order} LIMIT ? OFFSET ?"
     params.extend([-1 if limit is None else limit, offset])
     return sql, params

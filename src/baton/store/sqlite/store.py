@@ -27,6 +27,7 @@ from ...core.index import ItemSummary
 from ...errors import LeaseLost, NotFound, StoreError, VersionConflict
 from ..base import Claim, Topic, Watchers
 from ..blobfiles import BlobFolder
+from ..paging import Cursor
 from . import tallies
 from .statements import (
     CHUNK,
@@ -282,6 +283,9 @@ class SQLiteStore:
         queue: str | None = None,
         waiting: bool | None = None,
         item_ids: Collection[str] | None = None,
+        text: str | None = None,
+        newest: bool = False,
+        cursor: Cursor | None = None,
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[ItemSummary]:
@@ -290,6 +294,9 @@ class SQLiteStore:
             queue=queue,
             waiting=waiting,
             item_ids=item_ids,
+            text=text,
+            newest=newest,
+            cursor=cursor,
             limit=limit,
             offset=offset,
         )

@@ -1,0 +1,96 @@
+"""GET /api/items at any store size: newest first, filtered, paged by a cursor that neither
+repeats nor skips a row while work is submitted between pages (a real SQLite file, and
+Redis where one answers)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from baton import load_playbook, open_store
+from baton.store.base import Store
+
+from .test_api import PLAYBOOK, client
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    url = str(tmp_path / "api.db")
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_store_url")
+    s = open_store(url)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def books(tmp_path: Path) -> list[Any]:
+    (tmp_path / "writer.py").write_text("def write(task):\n    return 'done: ' + task.objective\n")
+    made = []
+    for name in ("notes", "triage"):
+        (tmp_path / f"{name}.yaml").write_text(PLAYBOOK.replace("name: notes", f"name: {name}"))
+        made.append(load_playbook(tmp_path / f"{name}.yaml"))
+    return made
+
+
+async def submit(api: httpx.AsyncClient, playbook: str, item: str, objective: str) -> None:
+    body = {"playbook": playbook, "items": [{"id": item, "objective": objective}]}
+    answer = await api.post("/api/items", json=body)
+    assert answer.status_code == 201, answer.text
+
+
+async def ids(api: httpx.AsyncClient, **params: Any) -> tuple[list[str], str | None]:
+    answer = await api.get("/api/items", params=params)
+    assert answer.status_code == 200, answer.text
+    page = answer.json()
+    return [i["item_id"] for i in page["items"]], page["next"]
+
+
+async def test_items_page_newest_first_by_cursor_while_work_arrives(
+    store: Store, books: list[Any]
+) -> None:
+    async with client(store, books) as api:
+        for n in range(5):  # one submission each: each its own creation time
+            await submit(api, "notes" if n % 2 else "triage", f"w{n}", f"Fix billing {n}")
+        first, after = await ids(api, limit=2)
+        assert first == ["w4", "w3"] and after is not None
+        await submit(api, "notes", "late", "arrives between two pages")
+        second, after = await ids(api, limit=2, cursor=after)
+        assert second == ["w2", "w1"]
+        last, after = await ids(api, limit=2, cursor=after)
+        assert (last, after) == (["w0"], None)  # a short page is the last one
+        assert (await ids(api, limit=2))[0] == ["late", "w4"]
+        assert (await ids(api, order="oldest", limit=3))[0] == ["w0", "w1", "w2"]
+
+        assert (await ids(api, playbook="notes"))[0] == ["late", "w3", "w1"]
+        assert (await ids(api, queue="notes", order="oldest"))[0] == ["w1", "w3", "late"]
+        assert (await ids(api, text="BILLING 3"))[0] == ["w3"]
+        assert (await ids(api, text="billing", playbook="triage"))[0] == ["w4", "w2", "w0"]
+        assert (await ids(api, text="nothing like it"))[0] == []
+        page = (await api.get("/api/items", params={"limit": 1})).json()
+        assert page["order"] == "newest" and page["counts"] == {"queued": 6}
+
+
+async def test_bad_paging_input_is_refused_and_says_which_field(
+    store: Store, books: list[Any]
+) -> None:
+    async with client(store, books) as api:
+        await submit(api, "notes", "only", "x")
+        cases = [
+            ({"cursor": "not-a-cursor"}, "query.cursor", "not a cursor this server handed out"),
+            ({"cursor": "WzEsMl0"}, "query.cursor", "not a cursor"),  # [1,2]: no id
+            ({"order": "sideways"}, "query.order", "newest"),
+            ({"playbook": "notes", "queue": "triage"}, "query.playbook", "'triage'"),
+            ({"text": ""}, "query.text", "at least 1 character"),
+        ]
+        for params, field, message in cases:
+            answer = await api.get("/api/items", params=params)
+            assert answer.status_code == 422, (params, answer.text)
+            problems = answer.json()["problems"]
+            assert [p["field"] for p in problems] == [field], problems
+            assert message in problems[0]["message"], problems
+        assert (await ids(api, playbook="notes", queue="notes"))[0] == ["only"]
