@@ -20,6 +20,8 @@ import pytest
 from tests.conftest import Baton, baton_env
 from tests.redis_server import free_port
 
+COLUMN = 50  # the cards of a status the board shows (web/app.js)
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -235,5 +237,68 @@ def test_revoking_the_token_sends_its_open_page_back_to_the_login(
             # the server ends the live stream, saying why; the page asks to log in again
             expect(page.locator("#token")).to_be_visible(timeout=20_000)
             expect(page.locator("#toast")).to_contain_text("token revoked", timeout=20_000)
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+def test_live_updates_keep_what_is_typed_and_the_board_shows_the_newest(
+    site: tuple[str, dict[str, str]],
+) -> None:
+    """The board once fetched the 1,000 oldest items (on a bigger store new work never
+    appeared) and every event redrew the page, wiping a half-written objective or comment."""
+    import httpx
+    from playwright.sync_api import expect, sync_playwright
+
+    url, tokens = site
+    bearer = {"Authorization": f"Bearer {tokens['operator']}"}
+
+    def submit(objectives: list[str]) -> list[str]:
+        body = {"playbook": "notes", "items": [{"objective": o} for o in objectives]}
+        answer = httpx.post(f"{url}/api/items", json=body, headers=bearer, timeout=30)
+        assert answer.status_code == 201, answer.text
+        return [row["id"] for row in answer.json()]
+
+    executable = chromium()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url + "/")
+            page.fill("#token", tokens["operator"])
+            page.click("button[type=submit]")
+            expect(page.locator("#live")).to_have_class("live on")
+
+            made = submit([f"note {n}" for n in range(60)])  # each waits for the lead
+            column = page.locator('[data-status="waiting_human"]')
+            expect(column.locator(".card")).to_have_count(COLUMN, timeout=60_000)
+            expect(column).to_contain_text(f"the newest {COLUMN} of 60", timeout=60_000)
+            expect(column.locator(f'[data-item="{made[-1]}"]')).to_be_visible()
+            expect(column.locator(f'[data-item="{made[0]}"]')).to_have_count(0)
+
+            page.click("#submit-objective")
+            page.keyboard.type("half-written objective")
+            later = submit(["arrives while someone types"])[0]
+            expect(column.locator(f'[data-item="{later}"]')).to_be_visible(timeout=30_000)
+            expect(page.locator("#submit-objective")).to_have_value("half-written objective")
+            expect(page.locator("#submit-objective")).to_be_focused()
+            page.keyboard.type(" and more")  # the caret stayed at the end
+            expect(page.locator("#submit-objective")).to_have_value(
+                "half-written objective and more"
+            )
+
+            page.click("text=Inbox")
+            first = page.locator(f'tr[data-item="{made[-1]}"] input')
+            first.fill("needs a date")
+            last = submit(["one more while a comment is written"])[0]
+            expect(page.locator(f'tr[data-item="{last}"]')).to_be_visible(timeout=30_000)
+            expect(first).to_have_value("needs a date")
+            shot(page, "10-inbox-comment-kept")
+
+            page.click("text=Board")  # a page opened anew starts with empty fields
+            expect(page.locator("#submit-objective")).to_have_value("")
+            assert errors == [], errors
         finally:
             browser.close()

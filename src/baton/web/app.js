@@ -5,7 +5,7 @@
 const STATUSES = ["queued", "scoping", "running", "reviewing", "verifying", "refining", "waiting_human",
   "accepted", "escalated", "failed", "cancelled"];
 const ROLES = ["viewer", "reviewer", "operator", "admin"];
-const state = { me: null, csrf: null, stream: null, refresh: null, page: null };
+const state = { me: null, csrf: null, stream: null, refresh: null, page: null, fresh: true };
 const $main = () => document.getElementById("main");
 
 // --- small helpers -----------------------------------------------------------------------
@@ -23,9 +23,36 @@ function h(tag, attrs = {}, ...children) {
   }
   return el;
 }
-// put a page in place: nested arrays flattened, empty parts left out
+// put a page in place: nested arrays flattened, empty parts left out. A live update draws
+// the page anew; what a person was typing into a field with a `data-keep` key (its text,
+// focus and selection) is taken from the old page the moment the new one replaces it, so
+// no event wipes a half-written objective or comment. A page opened afresh (route) starts
+// with empty fields.
 function render(...parts) {
+  const kept = state.fresh ? new Map() : keptFields();
+  state.fresh = false;
   $main().replaceChildren(...parts.flat(Infinity).filter((p) => p !== null && p !== undefined && p !== false));
+  for (const el of $main().querySelectorAll("[data-keep]")) {
+    const was = kept.get(el.dataset.keep);
+    if (!was) continue;
+    el.value = was.value;
+    if (was.focused) {
+      el.focus();
+      if (was.start !== null) el.setSelectionRange(was.start, was.end);
+    }
+  }
+}
+
+function keptFields() {
+  const kept = new Map();
+  for (const el of $main().querySelectorAll("[data-keep]")) {
+    const typed = el.tagName !== "SELECT";
+    kept.set(el.dataset.keep, {
+      value: el.value, focused: el === document.activeElement,
+      start: typed ? el.selectionStart : null, end: typed ? el.selectionEnd : null,
+    });
+  }
+  return kept;
 }
 
 // one line saying what an event means (as `baton show` says it)
@@ -136,27 +163,31 @@ async function login() {
   input.focus();
 }
 
+const COLUMN = 50; // the newest cards of each status the board shows (its count says how many in all)
+
 async function board() {
-  const [page, books] = await Promise.all([api("/api/items?limit=1000"), api("/api/playbooks")]);
+  // one page per status, newest first: each is read through the store's index, so the
+  // board costs the same on a store of a thousand items and of a million
+  const [books, ...pages] = await Promise.all([api("/api/playbooks"),
+    ...STATUSES.map((s) => api(`/api/items?status=${s}&order=newest&limit=${COLUMN}`))]);
+  const counts = pages[0].counts;
   // scoping: only stores written by baton 0.1 have items there (never-claimed ones)
-  const shown = STATUSES.filter((s) => s !== "scoping" || page.counts.scoping);
-  const columns = shown.map((s) => {
-    const items = page.items.filter((i) => i.status === s);
-    return h("section", { class: "column", "data-status": s },
-      h("h3", {}, h("span", {}, s.replace("_", " ")), h("span", { class: "muted" }, String(page.counts[s] || 0))),
+  const columns = STATUSES.map((s, n) => [s, pages[n].items]).filter(([s]) => s !== "scoping" || counts.scoping)
+    .map(([s, items]) => h("section", { class: "column", "data-status": s },
+      h("h3", {}, h("span", {}, s.replace("_", " ")), h("span", { class: "muted" }, String(counts[s] || 0))),
       items.map((i) => h("a", { class: `card s-${i.status}`, href: `#/items/${encodeURIComponent(i.item_id)}`, "data-item": i.item_id },
         h("div", { class: "id" }, i.item_id),
         h("div", { class: "obj", title: i.objective }, i.objective),
-        h("div", { class: "muted" }, `${i.attempts} attempt(s)`))));
-  });
+        h("div", { class: "muted" }, `${i.attempts} attempt(s)`))),
+      (counts[s] || 0) > items.length ? h("p", { class: "muted more" }, `the newest ${items.length} of ${counts[s]}`) : null));
   const submit = can("operator") && books.length ? submitForm(books) : null;
   render(h("h1", {}, "Board"), submit, h("div", { class: "board" }, columns));
-  state.refresh = debounced(() => { if (state.page === "board") board(); });
+  state.refresh = debounced(() => { if (state.page === "board") board(); }, 500);
 }
 
 function submitForm(books) {
-  const select = h("select", { id: "submit-playbook" }, books.map((b) => h("option", { value: b.name }, b.name)));
-  const text = h("textarea", { id: "submit-objective", placeholder: "objective of a new work item" });
+  const select = h("select", { id: "submit-playbook", "data-keep": "submit-playbook" }, books.map((b) => h("option", { value: b.name }, b.name)));
+  const text = h("textarea", { id: "submit-objective", "data-keep": "submit-objective", placeholder: "objective of a new work item" });
   return h("form", {
     class: "panel",
     onsubmit: async (ev) => {
@@ -218,7 +249,7 @@ function output(out) {
 function decisionForm(item, waiting) {
   if (!waiting || !can("reviewer")) return null;
   if (waiting.wait === "work") return h("p", { class: "muted" }, "waits for a person's work: submit it with baton submit-result");
-  const comments = h("textarea", { id: "comments", placeholder: "comments (needed to request changes or reject)" });
+  const comments = h("textarea", { id: "comments", "data-keep": `comments:${item}`, placeholder: "comments (needed to request changes or reject)" });
   const base = `/api/items/${encodeURIComponent(item)}`;
   const reload = () => setTimeout(route, 300);
   const need = (fn) => () => (comments.value.trim() ? fn() : toast("say what to change first", true));
@@ -281,7 +312,7 @@ async function inbox() {
   const entries = await api("/api/inbox");
   const rows = entries.map((e) => {
     const base = `/api/items/${encodeURIComponent(e.item)}`;
-    const comment = h("input", { placeholder: "comment", "data-item": e.item });
+    const comment = h("input", { placeholder: "comment", "data-item": e.item, "data-keep": `comment:${e.item}` });
     const reload = () => setTimeout(inbox, 300);
     const needText = (fn) => () => (comment.value.trim() ? fn() : toast("say what to change first", true));
     return h("tr", { "data-item": e.item },
@@ -392,6 +423,7 @@ async function route() {
     updateInboxCount();
   }
   state.page = page === "items" ? "item" : page;
+  state.fresh = true; // a page opened anew: its fields start empty
   document.querySelectorAll("header nav a").forEach((a) => a.classList.toggle("active", a.dataset.page === page));
   state.refresh = null;
   try {
