@@ -374,6 +374,38 @@ async def test_sqlite_finds_many_ids_through_the_primary_key(tmp_path: Path) -> 
         await store.close()
 
 
+async def test_sqlite_reads_a_page_through_an_index_at_any_store_size(tmp_path: Path) -> None:
+    """The board's and the API's pages, newest first from a cursor: each statement searches
+    an index in its order, so no page sorts (or reads) every matching row."""
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        for n in range(30):
+            await put(store, f"i{n:02}", created=float(n), queue="q" if n % 2 else "p")
+        ran: list[str] = []
+        store._reader.set_trace_callback(ran.append)
+        at = (20.0, "i20")
+        pages = [
+            await store.query(newest=True, limit=5),
+            await store.query(newest=True, limit=5, cursor=at),
+            await store.query(statuses=["running"], newest=True, limit=5, cursor=at),
+            await store.query(queue="q", newest=True, limit=5, cursor=at),
+            await store.query(queue="p", limit=5, cursor=at),
+        ]
+        store._reader.set_trace_callback(None)
+        assert [len(p) for p in pages] == [5, 5, 5, 5, 4]
+        with sqlite3.connect(tmp_path / "s.db") as conn:
+            plans = [[r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql)] for sql in ran]
+        assert len(plans) == 5, ran
+        for plan in plans:
+            assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan  # a sort of every row
+        for plan in plans[1:]:
+            assert any(p.startswith("SEARCH items USING") for p in plan), plan
+        for plan, searched in zip(plans[2:], ["status=?", "queue=?", "queue=?"], strict=True):
+            assert searched in plan[0], plan  # the filter's rows alone, not every row's
+    finally:
+        await store.close()
+
+
 async def test_sqlite_keeps_its_counts_as_items_change(tmp_path: Path) -> None:
     """`counts` reads a table the items' triggers keep (a few rows at any store size): on
     a randomised history it equals a count over the items, per queue and in all."""

@@ -34,6 +34,8 @@ DROP INDEX IF EXISTS items_claim;
 CREATE INDEX IF NOT EXISTS items_ready ON items (runnable, queue, attempts = 0, updated_at);
 CREATE INDEX IF NOT EXISTS items_status ON items (status, created_at);
 CREATE INDEX IF NOT EXISTS items_created ON items (created_at, item_id);
+-- one playbook's items in either order (GET /api/items?playbook=), from a cursor
+CREATE INDEX IF NOT EXISTS items_queue ON items (queue, created_at, item_id);
 
 -- the read model of the figures (core/tally.py): counters every append adds to
 CREATE TABLE IF NOT EXISTS tallies (
