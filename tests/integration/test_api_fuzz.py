@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, settings
+from schemathesis import checks
 
 from baton import Engine, load_playbook, open_store
 from baton.api import create_app
