@@ -565,3 +565,32 @@ async def test_a_text_filter_finds_the_same_items_on_every_backend(store: Store)
     assert [r.item_id for r in await store.query(text="T3")] == ["t3"]  # ids match too
     page = await store.query(text="billing", limit=1, cursor=(0.0, "t0"))
     assert [r.item_id for r in page] == ["t1"]
+
+
+async def test_forgotten_events_leave_the_log_its_version_and_the_feed_its_order(
+    store: Store,
+) -> None:
+    await put(store, "a", 3)
+    events = chain("b", 0, "", 1.0, [("item.submitted", {"i": i}) for i in range(2600)])
+    await store.append("b", 0, events, summary("b", 2600))  # more than two pages of read
+    await put(store, "c", 2)
+    assert await store.forget("b", 2600) == 0  # nothing after them: nothing is dropped
+    marker = chain("b", 2600, events[-1].hash, 2.0, [("item.archived", {"through": 2600})])
+    await store.append("b", 2600, marker, summary("b", 2601))
+    assert await store.forget("b", 2600) == 2600
+    assert await store.forget("b", 2600) == 0  # again: they are gone already
+    assert [e.seq for e in await store.load("b")] == [2601]
+    assert [e.seq for e in await store.load("b", 2600)] == [2601]
+    assert await store.load("b", 2601) == []
+    page = await store.read(0, 4)  # a full page, the forgotten ones skipped, not counted
+    assert [(e.log, e.seq) for e in page] == [("a", 1), ("a", 2), ("a", 3), ("c", 1)]
+    rest = await store.read(page[-1].position, 1000)
+    assert [(e.log, e.seq) for e in rest] == [("c", 2), ("b", 2601)]
+    more = chain("b", 2601, marker[0].hash, 3.0, [("item.reopened", {})])
+    await store.append("b", 2601, more, summary("b", 2602))  # the version did not move
+    assert [e.seq for e in await store.load("b")] == [2601, 2602]
+    with pytest.raises(VersionConflict):
+        await store.append("b", 1, more, summary("b", 2))
+    assert (await store.query(item_ids=["b"]))[0].version == 2602
+    await put(store, "d")
+    assert [e.log for e in await store.read(rest[-1].position)] == ["b", "d"]

@@ -101,7 +101,16 @@ class Store(Protocol):
         ...
 
     async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
-        """Every log's events with position > `after`, in global order (the live feed)."""
+        """Every log's events with position > `after`, in global order (the live feed):
+        `limit` of them unless fewer are left (forgotten ones are skipped, not counted)."""
+        ...
+
+    async def forget(self, log: str, through: int) -> int:
+        """Drop a log's events up to seq `through`, which an archive file holds: `load`,
+        `read` and the feed return them no more; the log's version, its later events and
+        its index row stay as they are. Only if the log holds the event right after
+        `through` (the marker that records what was archived): otherwise nothing is
+        dropped. Returns how many events were dropped now (0 if they were already)."""
         ...
 
     async def tallies(self, prefix: str = "") -> dict[str, int]:

@@ -20,7 +20,8 @@ class MemoryStore:
     """Keeps everything in dicts; one event loop, so every operation is atomic."""
 
     def __init__(self) -> None:
-        self._logs: dict[str, list[Event]] = {}
+        # a forgotten event (archived: `forget`) leaves None in its place in both lists
+        self._logs: dict[str, list[Event | None]] = {}
         self._items: dict[str, ItemSummary] = {}
         # claimable ids in claim order (ItemSummary.claim_score): each dict is an
         # insertion-ordered set that an update moves to its end; started ones come first
@@ -28,7 +29,8 @@ class MemoryStore:
         self._fresh: dict[str, None] = {}
         self._leases: dict[str, tuple[str, float]] = {}  # item id -> (owner, until)
         self._fences: dict[str, int] = {}  # item id -> the fence of its latest claim
-        self._feed: list[Event] = []
+        self._feed: list[Event | None] = []
+        self._forgotten: set[str] = set()  # logs with a None in them
         self._blobs: dict[str, bytes] = {}
         self._tallies = Tally({META: VERSION})  # empty, so covered from the first append
         self._watchers = Watchers()
@@ -73,7 +75,10 @@ class MemoryStore:
         return stored
 
     async def load(self, log: str, after: int = 0) -> list[Event]:
-        return list(self._logs.get(log, ())[after:])
+        found = self._logs.get(log, [])[after:]
+        if log in self._forgotten:
+            return [e for e in found if e is not None]
+        return found  # type: ignore[return-value]  # no None in a log never forgotten
 
     async def query(
         self,
@@ -158,7 +163,27 @@ class MemoryStore:
                     self._watchers.notify("work")
 
     async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
-        return self._feed[after : after + limit]
+        if not self._forgotten:
+            return self._feed[after : after + limit]  # type: ignore[return-value]  # no None
+        found: list[Event] = []
+        while len(found) < limit and after < len(self._feed):
+            page = self._feed[after : after + limit - len(found)]
+            found += [e for e in page if e is not None]
+            after += len(page)
+        return found
+
+    async def forget(self, log: str, through: int) -> int:
+        events = self._logs.get(log)
+        if events is None or len(events) <= through:
+            return 0
+        dropped = 0
+        for i in range(through):
+            event = events[i]
+            if event is not None:
+                self._feed[event.position - 1] = events[i] = None
+                dropped += 1
+        self._forgotten.add(log)
+        return dropped
 
     async def tallies(self, prefix: str = "") -> dict[str, int]:
         return {k: v for k, v in self._tallies.items() if k.startswith(prefix)}
@@ -186,6 +211,7 @@ class MemoryStore:
         self._leases.clear()
         self._fences.clear()
         self._feed.clear()
+        self._forgotten.clear()
         self._blobs.clear()
         self._tallies = Tally({META: VERSION})
 

@@ -4,6 +4,7 @@ Keys, all under a prefix (`baton:` unless the URL says `?prefix=`); the Lua scri
 (`lua/*.lua`) build the same names from the prefix they are given:
 
     log:{log}        list   the log's events as `position TAB json`; its length is the version
+                            (an archived event: an empty entry, `forget`)
     feed             list   `log TAB seq` of every event in global order (position = index + 1)
     position         string the last global position handed out (exists once anything ran)
     items            hash   item id -> summary JSON (without the lease)

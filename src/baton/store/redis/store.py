@@ -107,13 +107,17 @@ class RedisStore:
     async def load(self, log: str, after: int = 0) -> list[Event]:
         key = self.keys.log(log)
         raw = await self._t.run("load", lambda pipe: pipe.lrange(key, after, -1))
-        return [keys.event(r) for r in raw]
+        return [keys.event(r) for r in raw if r]  # an empty entry: archived (`forget`)
 
     async def read(self, after: int = 0, limit: int = 1000) -> list[Event]:
         if limit <= 0:
             return []
         raw = await self._t.run("read", self._script("read", [after, limit]))
         return [keys.event(r) for r in raw if r is not None]
+
+    async def forget(self, log: str, through: int) -> int:
+        dropped: int = await self._t.run("forget", self._script("forget", [log, through]))
+        return dropped
 
     async def tallies(self, prefix: str = "") -> dict[str, int]:
         k = self.keys

@@ -30,7 +30,7 @@ log = logging.getLogger("baton.store")
 INSTALL_HINT = "pip install 'baton-orchestrator[redis]'"
 DEFAULT_PREFIX = "baton:"
 DEFAULT_RECONNECT = 10.0  # seconds a one-shot command keeps trying to reach Redis
-SCRIPTS = ("append", "claim", "renew", "release", "read", "tallies")
+SCRIPTS = ("append", "claim", "renew", "release", "read", "tallies", "forget")
 _LUA = resources.files("baton.store.redis").joinpath("lua")
 
 Command = Callable[[Any], None]

@@ -164,6 +164,13 @@ def with_position(event: Event, position: int) -> Event:
     )
 
 
+# an archive's events dropped (Store.forget): only while the marker after them is there
+FORGET = """
+DELETE FROM events WHERE log = ? AND seq <= ?
+  AND EXISTS (SELECT 1 FROM events WHERE log = ? AND seq = ?)
+"""
+
+
 def query_sql(
     *,
     statuses: Collection[str] | None,

@@ -34,6 +34,7 @@ from .statements import (
     CLAIMABLE,
     COUNTS,
     EVENT_COLUMNS,
+    FORGET,
     INSERT_EVENT,
     INSERT_ITEM,
     UPDATE_ITEM,
@@ -252,6 +253,12 @@ class SQLiteStore:
                 )
 
         await self._write(write)
+
+    async def forget(self, log: str, through: int) -> int:
+        def write(conn: sqlite3.Connection) -> int:
+            return conn.execute(FORGET, (log, through, log, through + 1)).rowcount
+
+        return await self._write(write)
 
     # --- reads (reader connection) -------------------------------------------------------
     def _read(self, operation: str, sql: str, params: Sequence[Any]) -> list[Any]:
