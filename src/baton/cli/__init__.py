@@ -18,6 +18,11 @@ COMMANDS: dict[str, Lazy] = {
     "approve": Lazy(
         "people:approve_cmd", "Approve the attempt ITEM waits on; the engine carries on with it."
     ),
+    "archive": Lazy(
+        "transfer:archive_cmd",
+        "Move the logs of items that ended (accepted, failed, cancelled) before a date into a "
+        "compressed export file; the store keeps their index rows, heads and figures.",
+    ),
     "audit": Lazy("inspect:audit_group", "Check the tamper-evident record."),
     "blob": Lazy(
         "inspect:blob_cmd",

@@ -1,4 +1,5 @@
-"""Moving a history between stores, and starting one afresh: export, import, reset."""
+"""Moving a history between stores, archiving what ended, and starting one afresh: export,
+import, archive, reset."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -64,7 +66,7 @@ def import_cmd(ctx: Context, source: str) -> None:
         path = Path(source)
         if not path.is_file():
             raise InputError(f"{source}: no such file (expected an export from `baton export`)")
-        name, lines = source, path.read_bytes().splitlines()
+        name, lines = source, _unpacked(path.read_bytes(), source).splitlines()
     events, blobs = parse_lines(lines, name)
     if not events:
         raise InputError(f"{name}: no events to import (expected JSON lines from `baton export`)")
@@ -86,6 +88,84 @@ def import_cmd(ctx: Context, source: str) -> None:
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _unpacked(content: bytes, name: str) -> bytes:
+    """A file's lines: as they are, or from gzip (an archive: `baton archive`)."""
+    if not content.startswith(b"\x1f\x8b"):
+        return content
+    import gzip
+    import zlib
+
+    try:
+        return gzip.decompress(content)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{name}: a gzip file that does not decompress: {exc}") from None
+
+
+@main.command("archive")
+@click.option("--before", metavar="DATE", help="Items that ended before this date (UTC if bare).")
+@click.option("--older-than", metavar="AGE", help="Items that ended this long ago: 30d, 12h, 2w.")
+@click.option(
+    "--to",
+    "folder",
+    type=click.Path(file_okay=False),
+    help="Folder of the archive files (default: archive/ beside the store).",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many items.")
+@click.option("--dry-run", is_flag=True, help="Say what would be archived; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def archive_cmd(
+    ctx: Context,
+    before: str | None,
+    older_than: str | None,
+    folder: str | None,
+    limit: int | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Move the logs of items that ended (accepted, failed, cancelled) before a date into
+    a compressed export file; the store keeps their index rows, heads and figures.
+
+    The file (gzip JSON lines, `baton import` takes it) is written and read back whole
+    before anything in the store changes; each item then gets a marker that records its
+    head and the file's sha256, so `baton audit verify` still proves nothing was removed
+    without a record. Keep the files: they are the archived items' only record.
+    """
+    from ..services.archive import archive, cutoff
+    from .app import whoami
+
+    until = cutoff(before, older_than, time.time())
+    where = Path(folder) if folder else ctx.state_dir / "archive"
+
+    async def go(store: Store) -> Any:
+        by = f"human:{whoami()}"
+        return await archive(store, until, where, by=by, dry_run=dry_run, limit=limit)
+
+    done = ctx.run(go)
+    if as_json:
+        import json
+
+        out = {**done.__dict__, "path": str(done.path) if done.path else None, "before": until}
+        ctx.line(json.dumps(out))
+        return
+    day = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(until))
+    if done.dry_run:
+        ctx.line(
+            f"would archive {done.items} item(s) ({done.events} events) that ended before {day}"
+        )
+    elif done.path is None:
+        ctx.line(f"nothing to archive: no item ended before {day} that is not archived already")
+    else:
+        ctx.line(
+            f"archived {done.items} item(s) ({done.events} events) that ended before {day} "
+            f"to {done.path} ({done.size:,} bytes, sha256 {done.sha256})"
+        )
+    if done.changed:
+        ctx.line(f"{done.changed} item(s) changed meanwhile and keep their events in the store")
+    if done.finished:
+        ctx.line(f"finished {done.finished} item(s) an earlier archive run was cut off on")
 
 
 def backup_path(ctx: Context) -> Path:

@@ -22,6 +22,11 @@ ITEM_ESCALATED = "item.escalated"  # reason: a person owns it now
 ITEM_REOPENED = "item.reopened"  # by, comments, extra_attempts: a person gave more budget
 ITEM_FAILED = "item.failed"  # reason
 ITEM_CANCELLED = "item.cancelled"  # by, reason
+# events 1..through moved to an archive file (services/archive.py) and dropped from the
+# store: through, head (the hash of event `through`: this event's prev), archive (the
+# file's name), sha256 (of the file), summary (the index row), tally (what the item's
+# events add to the read model's counters), by. What remains of the log begins with it.
+ITEM_ARCHIVED = "item.archived"
 # --- attempts -------------------------------------------------------------------------
 ATTEMPT_STARTED = "attempt.started"  # attempt, agent, task, engine (the lease owner)
 ATTEMPT_FINISHED = "attempt.finished"  # attempt, output, usage, by
@@ -137,10 +142,25 @@ class BrokenLink:
     reason: str
 
 
+def archived_through(event: Event) -> int | None:
+    """The last seq an archive marker says was moved to its file (None: not a marker, or
+    one that does not sit right after the head it records)."""
+    if event.kind != ITEM_ARCHIVED:
+        return None
+    through, head = event.data.get("through"), event.data.get("head")
+    if not isinstance(through, int) or isinstance(through, bool) or through != event.seq - 1:
+        return None
+    return through if head == event.prev else None
+
+
 def verify_chain(events: list[Event]) -> BrokenLink | None:
-    """Recompute a log's chain; return its first broken link, or None if it holds."""
-    prev = ""
-    for expected_seq, event in enumerate(events, start=1):
+    """Recompute a log's chain; return its first broken link, or None if it holds. A log
+    whose earlier events were archived begins with its marker, chained from the head the
+    marker records."""
+    prev, start = "", 1
+    if events and (through := archived_through(events[0])) is not None:
+        prev, start = events[0].prev, through + 1
+    for expected_seq, event in enumerate(events, start=start):
         if event.seq != expected_seq:
             return BrokenLink(event.log, event.seq, f"expected seq {expected_seq}")
         if event.prev != prev:

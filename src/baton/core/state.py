@@ -65,6 +65,7 @@ class ItemState:
     accepted_attempt: int | None = None
     reopen_comments: list[str] = field(default_factory=list)
     applied: list[dict[str, Any]] = field(default_factory=list)  # what became of the change
+    archived: dict[str, Any] | None = None  # the marker's data, once its events moved out
 
     @property
     def current(self) -> AttemptState | None:
@@ -213,6 +214,14 @@ def _change_applied(s: ItemState, e: Event) -> None:
     s.applied.append(dict(e.data, ok=e.kind == ev.CHANGE_APPLIED, at=e.at))
 
 
+def _archived(s: ItemState, e: Event) -> None:
+    s.archived = e.data
+    if not s.queue:  # what remains of the log begins here: the marker's row says the rest
+        row = e.data.get("summary") or {}
+        s.queue = row.get("queue", "")
+        s.submitted_at = row.get("created_at", e.at)
+
+
 _HANDLERS: dict[str, Callable[[ItemState, Event], None]] = {
     ev.ITEM_SUBMITTED: _submitted,
     ev.ITEM_SCOPED: _scoped,
@@ -232,4 +241,5 @@ _HANDLERS: dict[str, Callable[[ItemState, Event], None]] = {
     ev.ITEM_CANCELLED: _cancelled,
     ev.CHANGE_APPLIED: _change_applied,
     ev.CHANGE_APPLY_FAILED: _change_applied,
+    ev.ITEM_ARCHIVED: _archived,
 }

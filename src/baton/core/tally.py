@@ -89,6 +89,13 @@ def tally(state: ItemState, event: Event, into: Tally, *, applied: Event | None 
     """Fold `event` into `state` and add what it changes to `into`. `applied`: the event
     as the state should see it when it differs from the stored one (blobs restored);
     the counters are read from the stored one, as a rebuild from the log reads them."""
+    if event.kind == ev.ITEM_ARCHIVED:  # the archived events' counts, unless they are here
+        here = state.version > 0  # (an archive cut off before their events were dropped)
+        state.apply(event)
+        recorded = event.data.get("tally")
+        if not here and isinstance(recorded, dict):
+            merge(into, recorded)
+        return
     outcome, finished_at, waiting = state.outcome, state.finished_at, state.waiting
     attempts, accepted_agent = len(state.attempts), _accepted_agent(state)
     state.apply(applied if applied is not None else event)

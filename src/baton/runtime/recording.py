@@ -19,10 +19,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..core import events as ev
 from ..core.bounds import BLOB_KEY, EVENT_BYTES, MIN_EVENT_BYTES, refs, restore, shown
 from ..core.events import Event
 from ..core.state import ItemState, fold
@@ -130,7 +132,21 @@ async def load_state(store: Store, item_id: str) -> ItemState:
     events = await store.load(item_id)
     if not events:
         raise NotFound(f"no item {item_id!r} in this store")
+    if events[0].kind == ev.ITEM_ARCHIVED:
+        raise NotFound(archived_note(item_id, events[0]))
     return fold(item_id, events)
+
+
+def archived_note(item_id: str, marker: Event) -> str:
+    """Where an archived item's record went, as an error says it."""
+    d = marker.data
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(marker.at))
+    return (
+        f"item {item_id!r} was archived on {when} by {d.get('by') or '?'}: its "
+        f"{d.get('through')} events are in {d.get('archive')} (sha256 {d.get('sha256')}); "
+        "this store keeps its summary row. `baton import` that file into another store "
+        "to read them"
+    )
 
 
 async def retrying(action: Callable[[], Awaitable[T]], attempts: int = 10) -> T:

@@ -168,6 +168,14 @@ def compare(
     checkpoint recorded and the version its index row names (None: none of either)."""
     found = []
     ends = events[-1].seq if events else 0
+    archived = ev.archived_through(events[0]) if events else None
+    if head is not None and archived is not None and head.seq <= archived:
+        # in the archive file the log's marker names: only its last hash is still here
+        if head.seq == archived and head.hash != events[0].prev:
+            where = f"checkpoint {head.checkpoint} recorded hash {_short(head.hash)}"
+            problem = f"log {name} was archived through seq {head.seq} at another head than {where}"
+            found.append(Finding(name, head.seq, problem))
+        head = None
     if head is not None:
         where = f"checkpoint {head.checkpoint} recorded seq {head.seq} (hash {_short(head.hash)})"
         if not events:

@@ -138,16 +138,22 @@ class Chains:
         self.found: dict[tuple[str, int], str] = {}  # (log, seq) wanted -> its hash
         self.broken: dict[str, BrokenLink] = {}
         self.blobbed: list[Event] = []  # events whose JSON may hold a blob reference
+        self.archived: dict[str, tuple[int, str]] = {}  # log -> (through, head) of its marker
         self.checked = 0
 
     def take(self, events: Sequence[Event]) -> None:
         ends, broken, wanted, found = self.ends, self.broken, self.wanted, self.found
         dumps, sha256 = orjson.dumps, hashlib.sha256
         for event in events:
-            log, seq, _, _, _, prev, digest, _ = event
+            log, seq, kind, _, _, prev, digest, _ = event
             if log == VERIFIED_LOG:
                 continue  # checked whole on its own
             last = ends.get(log)
+            archived = ev.archived_through(event) if kind == ev.ITEM_ARCHIVED else None
+            if archived is not None:  # events up to it are in an archive file
+                self.archived[log] = (archived, prev)
+                if last is None:  # what remains of the log begins with it
+                    last = ends[log] = [archived, prev]
             if last is None:
                 start = self.starts.get(log, 1)
                 last = ends[log] = [start - 1, "" if start == 1 else None]
@@ -172,6 +178,12 @@ class Chains:
             return None
         ends = self.ends[log][0] if log in self.ends else 0
         where = f"{by} {head.checkpoint} recorded seq {head.seq} (hash {head.hash[:16]}...)"
+        archived, last = self.archived.get(log, (0, ""))
+        if head.seq <= archived:  # in the archive file its marker names: its last hash is here
+            if head.seq == archived and head.hash != last:
+                problem = f"log {log} was archived through seq {head.seq} at another head than"
+                return Finding(log, head.seq, f"{problem} {where}")
+            return None
         if ends == 0:
             return Finding(log, head.seq, f"log {log} is gone but {where}")
         if ends < head.seq:

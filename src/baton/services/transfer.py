@@ -27,7 +27,7 @@ import orjson
 from ..core import events as ev
 from ..core.bounds import BLOB_KEY, DIGEST, digest_of, refs
 from ..core.events import Event, verify_chain
-from ..core.index import summarize
+from ..core.index import ItemSummary, summarize
 from ..core.state import ItemState
 from ..core.tally import Tally, tally
 from ..core.vocabulary import AUDIT_LOG
@@ -52,6 +52,16 @@ async def export_lines(store: Store) -> AsyncIterator[bytes]:
     refers to as a line `{"blob": DIGEST, "base64": ...}` just before its first event."""
     sent: set[str] = set()
     async for event in feed(store):
+        async for line in event_lines(store, [event], sent):
+            yield line
+
+
+async def event_lines(
+    store: Store, events: Iterable[Event], sent: set[str]
+) -> AsyncIterator[bytes]:
+    """The export's lines of `events`: each blob an event refers to (and that is not in
+    `sent`, which this fills) as a line just before that event."""
+    for event in events:
         for ref in refs(event.data):
             digest = ref[BLOB_KEY]
             if digest in sent:
@@ -96,7 +106,7 @@ def parse_lines(lines: Iterable[bytes | str], source: str) -> tuple[list[Event],
             problems.append(Problem(source, number, "", "expected a JSON object (one event)"))
             continue
         if "blob" in raw:
-            problem = _blob_line(raw, blobs)
+            problem = blob_line(raw, blobs)
             if problem:
                 problems.append(Problem(source, number, *problem))
             continue
@@ -125,7 +135,7 @@ def parse_lines(lines: Iterable[bytes | str], source: str) -> tuple[list[Event],
     return found, blobs
 
 
-def _blob_line(raw: dict[str, Any], blobs: dict[str, bytes]) -> tuple[str, str] | None:
+def blob_line(raw: dict[str, Any], blobs: dict[str, bytes]) -> tuple[str, str] | None:
     """Keep a blob line's content; (field, problem) if it is not one."""
     digest, encoded = raw.get("blob"), raw.get("base64")
     if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
@@ -162,6 +172,9 @@ def check_chains(events: list[Event], source: str) -> dict[str, list[Event]]:
             problems.append(
                 Problem(source, None, f"log {log}", f"seq {broken.seq}: {broken.reason}")
             )
+        elif ev.archived_through(chain[0]) is not None and not _a_row(chain[0].data):
+            problem = "its archive marker's summary is not an index row"
+            problems.append(Problem(source, None, f"log {log}", problem))
     heads, findings = fold_heads(logs.get(AUDIT_LOG, []))
     for log in dict.fromkeys([*logs, *heads]):
         if log != AUDIT_LOG:
@@ -180,14 +193,24 @@ async def import_events(
     logs = check_chains(events, source)
     problems = []
     present: dict[str, int] = {}
+    earlier: dict[str, list[Event]] = {}  # the target's events before an archive marker
     merged = False
     for log, chain in logs.items():
         existing = await store.load(log)
-        if not existing:
+        first = chain[0].seq  # 1, or the seq of the marker of an archive of the rest
+        if not existing and first == 1:
             continue
-        if len(existing) > len(chain) or any(
-            a.hash != b.hash for a, b in zip(existing, chain, strict=False)
-        ):
+        ends = existing[-1].seq if existing else 0
+        theirs = {e.seq: e.hash for e in chain}
+        if first > 1 and not any(e.seq == first - 1 and e.hash == chain[0].prev for e in existing):
+            d = chain[0].data
+            problem = (
+                f"its events 1..{first - 1} were archived to {d.get('archive')} (sha256 "
+                f"{d.get('sha256')}): import that file first, then this one"
+            )
+            problems.append(Problem(source, None, f"log {log}", problem))
+            continue
+        if ends > chain[-1].seq or any(theirs.get(e.seq, e.hash) != e.hash for e in existing):
             if log == AUDIT_LOG:  # the target's own checkpoints: the export's were checked
                 merged = True  # above, and a checkpoint in the target signs them off after
                 continue
@@ -200,7 +223,9 @@ async def import_events(
                     f"({len(existing)} events): import into an empty store (or another prefix)",
                 )
             )
-        present[log] = len(existing)
+        present[log] = ends
+        if first > 1:
+            earlier[log] = [e for e in existing if e.seq < first]
     if problems:
         raise InputError(problems)
 
@@ -213,8 +238,10 @@ async def import_events(
         state = states.get(log)
         if state is None:
             state = states[log] = ItemState(log)
+            for event in earlier.get(log, ()):  # folded, not counted: counted when they came
+                state.apply(event)
         have = present.get(log, 0)
-        is_item = logs[log][0].kind == ev.ITEM_SUBMITTED
+        is_item = _is_item(logs[log][0])
         counters = Tally()  # what the new events add to the read model
         for event in run:
             if is_item and event.seq > have:
@@ -225,13 +252,50 @@ async def import_events(
         skipped += len(run) - len(new)
         if not new:
             continue
-        row = summarize(state, run[-1].at) if is_item else None
+        row = _row(state, run[-1].at) if is_item else None
         await store.append(log, new[0].seq - 1, new, row, tally=counters)
         written += len(new)
-    items = sum(1 for chain in logs.values() if chain[0].kind == ev.ITEM_SUBMITTED)
+    items = sum(1 for chain in logs.values() if _is_item(chain[0]))
     if merged:
         await write_checkpoint(store, f"import:{source}")
     return Imported(written, skipped, len(logs), items, merged)
+
+
+def _is_item(first: Event) -> bool:
+    """Whether a log is an item's: it begins with its submission, or with the marker of
+    an archive that holds the events before it."""
+    return first.kind == ev.ITEM_SUBMITTED or ev.archived_through(first) is not None
+
+
+def _row(state: ItemState, now: float) -> ItemSummary:
+    """An item's index row: folded from its log, or (its events archived) the marker's."""
+    if state.archived is None or state.spec:
+        return summarize(state, now)
+    recorded = state.archived.get("summary") or {}
+    fields = {k: v for k, v in recorded.items() if k in ItemSummary._fields}
+    return ItemSummary(**{**fields, "item_id": state.item_id, "version": state.version})
+
+
+_ROW: dict[str, type | tuple[type, ...]] = {
+    "queue": str,
+    "status": str,
+    "runnable": bool,
+    "attempts": int,
+    "objective": str,
+    "created_at": (int, float),
+    "updated_at": (int, float),
+}
+
+
+def _a_row(marker: Mapping[str, Any]) -> bool:
+    """Whether an archive marker's summary holds an index row (checked before an import
+    writes anything)."""
+    row = marker.get("summary")
+    return (
+        isinstance(row, dict)
+        and all(isinstance(row.get(k), kind) for k, kind in _ROW.items())
+        and (row.get("waiting") is None or isinstance(row.get("waiting"), str))
+    )
 
 
 def _runs(events: list[Event]) -> Iterable[tuple[str, list[Event]]]:
