@@ -24,8 +24,8 @@ ITEM_FAILED = "item.failed"  # reason
 ITEM_CANCELLED = "item.cancelled"  # by, reason
 # events 1..through moved to an archive file (services/archive.py) and dropped from the
 # store: through, head (the hash of event `through`: this event's prev), archive (the
-# file's name), sha256 (of the file), summary (the index row), tally (what the item's
-# events add to the read model's counters), by. What remains of the log begins with it.
+# file's name), sha256 (of the file), tally (what the item's events add to the read
+# model's counters: tally.pack), by. What remains of the log begins with it.
 ITEM_ARCHIVED = "item.archived"
 # --- attempts -------------------------------------------------------------------------
 ATTEMPT_STARTED = "attempt.started"  # attempt, agent, task, engine (the lease owner)

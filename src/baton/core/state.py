@@ -216,10 +216,6 @@ def _change_applied(s: ItemState, e: Event) -> None:
 
 def _archived(s: ItemState, e: Event) -> None:
     s.archived = e.data
-    if not s.queue:  # what remains of the log begins here: the marker's row says the rest
-        row = e.data.get("summary") or {}
-        s.queue = row.get("queue", "")
-        s.submitted_at = row.get("created_at", e.at)
 
 
 _HANDLERS: dict[str, Callable[[ItemState, Event], None]] = {

@@ -28,9 +28,13 @@ quantile read from it is within 1% of the true one, and buckets merge by adding.
 
 from __future__ import annotations
 
+import base64
 import math
+import zlib
 from collections import Counter
 from collections.abc import Mapping
+
+import orjson
 
 from . import events as ev
 from .events import Event
@@ -85,6 +89,23 @@ def merge(into: Tally, more: Mapping[str, int]) -> None:
             into[key] += value
 
 
+def pack(counters: Mapping[str, int]) -> str:
+    """Counters as a short text (an archive marker holds one item's: their JSON, deflated,
+    in base64; a few hundred characters where the JSON takes one or two thousand)."""
+    return base64.b64encode(zlib.compress(orjson.dumps(dict(counters)), 9)).decode()
+
+
+def unpack(text: object) -> dict[str, int]:
+    """What `pack` made; {} for anything else (a marker that is not baton's)."""
+    try:
+        found = orjson.loads(zlib.decompress(base64.b64decode(str(text), validate=True)))
+    except (ValueError, zlib.error):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
 def tally(state: ItemState, event: Event, into: Tally, *, applied: Event | None = None) -> None:
     """Fold `event` into `state` and add what it changes to `into`. `applied`: the event
     as the state should see it when it differs from the stored one (blobs restored);
@@ -92,9 +113,8 @@ def tally(state: ItemState, event: Event, into: Tally, *, applied: Event | None 
     if event.kind == ev.ITEM_ARCHIVED:  # the archived events' counts, unless they are here
         here = state.version > 0  # (an archive cut off before their events were dropped)
         state.apply(event)
-        recorded = event.data.get("tally")
-        if not here and isinstance(recorded, dict):
-            merge(into, recorded)
+        if not here:
+            merge(into, unpack(event.data.get("tally")))
         return
     outcome, finished_at, waiting = state.outcome, state.finished_at, state.waiting
     attempts, accepted_agent = len(state.attempts), _accepted_agent(state)

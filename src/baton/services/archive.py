@@ -9,9 +9,9 @@ person's, so it stays) and has not changed since a cut-off, and:
 2. reads the file back and checks it whole (every line, every log's hash chain, as many
    events as were written) before anything in the store changes, then gives it its name;
 3. for each item, appends a marker to its log (`item.archived`: what was archived
-   through which seq, that event's hash, the file's name and sha256, the index row, and
-   what the item's events add to the read model's counters), then drops the events
-   before it (`Store.forget`).
+   through which seq, that event's hash, the file's name and sha256, and what the item's
+   events add to the read model's counters, packed), then drops the events before it
+   (`Store.forget`).
 
 So the store keeps every archived item's index row and a head its audit can hold it to
 (a log that loses events without such a record is still found), and the counters (and a
@@ -38,7 +38,7 @@ from ..core import events as ev
 from ..core.events import Event, chain, verify_chain
 from ..core.index import ItemSummary
 from ..core.state import ItemState
-from ..core.tally import Tally, tally
+from ..core.tally import Tally, pack, tally
 from ..core.vocabulary import Status
 from ..errors import InputError, StoreError, VersionConflict
 from ..store.base import Store
@@ -221,14 +221,12 @@ async def _mark(
     state = ItemState(row.item_id)
     for event in events:
         tally(state, event, counters)
-    summary = {k: v for k, v in row._asdict().items() if not k.startswith("lease_")}
     data: dict[str, Any] = {
         "through": through,
         "head": events[-1].hash,
         "archive": name,
         "sha256": digest,
-        "summary": summary,
-        "tally": dict(counters),
+        "tally": pack(counters),
         "by": by,
     }
     marker = chain(row.item_id, through, events[-1].hash, time.time(), [(ev.ITEM_ARCHIVED, data)])

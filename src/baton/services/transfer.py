@@ -27,7 +27,7 @@ import orjson
 from ..core import events as ev
 from ..core.bounds import BLOB_KEY, DIGEST, digest_of, refs
 from ..core.events import Event, verify_chain
-from ..core.index import ItemSummary, summarize
+from ..core.index import summarize
 from ..core.state import ItemState
 from ..core.tally import Tally, tally
 from ..core.vocabulary import AUDIT_LOG
@@ -172,9 +172,6 @@ def check_chains(events: list[Event], source: str) -> dict[str, list[Event]]:
             problems.append(
                 Problem(source, None, f"log {log}", f"seq {broken.seq}: {broken.reason}")
             )
-        elif ev.archived_through(chain[0]) is not None and not _a_row(chain[0].data):
-            problem = "its archive marker's summary is not an index row"
-            problems.append(Problem(source, None, f"log {log}", problem))
     heads, findings = fold_heads(logs.get(AUDIT_LOG, []))
     for log in dict.fromkeys([*logs, *heads]):
         if log != AUDIT_LOG:
@@ -252,7 +249,7 @@ async def import_events(
         skipped += len(run) - len(new)
         if not new:
             continue
-        row = _row(state, run[-1].at) if is_item else None
+        row = summarize(state, run[-1].at) if is_item else None
         await store.append(log, new[0].seq - 1, new, row, tally=counters)
         written += len(new)
     items = sum(1 for chain in logs.values() if _is_item(chain[0]))
@@ -265,37 +262,6 @@ def _is_item(first: Event) -> bool:
     """Whether a log is an item's: it begins with its submission, or with the marker of
     an archive that holds the events before it."""
     return first.kind == ev.ITEM_SUBMITTED or ev.archived_through(first) is not None
-
-
-def _row(state: ItemState, now: float) -> ItemSummary:
-    """An item's index row: folded from its log, or (its events archived) the marker's."""
-    if state.archived is None or state.spec:
-        return summarize(state, now)
-    recorded = state.archived.get("summary") or {}
-    fields = {k: v for k, v in recorded.items() if k in ItemSummary._fields}
-    return ItemSummary(**{**fields, "item_id": state.item_id, "version": state.version})
-
-
-_ROW: dict[str, type | tuple[type, ...]] = {
-    "queue": str,
-    "status": str,
-    "runnable": bool,
-    "attempts": int,
-    "objective": str,
-    "created_at": (int, float),
-    "updated_at": (int, float),
-}
-
-
-def _a_row(marker: Mapping[str, Any]) -> bool:
-    """Whether an archive marker's summary holds an index row (checked before an import
-    writes anything)."""
-    row = marker.get("summary")
-    return (
-        isinstance(row, dict)
-        and all(isinstance(row.get(k), kind) for k, kind in _ROW.items())
-        and (row.get("waiting") is None or isinstance(row.get("waiting"), str))
-    )
 
 
 def _runs(events: list[Event]) -> Iterable[tuple[str, list[Event]]]:
