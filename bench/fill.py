@@ -158,23 +158,26 @@ class _Agent:
 
 
 class _Verifier:
+    name = "rules"
+
     def __init__(self, scripts: _Scripts, evidence: str) -> None:
         self.scripts, self.evidence = scripts, evidence
 
-    async def verify(self, attempt: Candidate) -> CheckResult:
-        if self.scripts.fate(attempt.item_id, attempt.attempt) == "check":
+    async def verify(self, candidate: Candidate) -> CheckResult:
+        if self.scripts.fate(candidate.item_id, candidate.attempt) == "check":
             return CheckResult(False, self.evidence, score=0.4)
         return CheckResult(True, "all 12 rules hold", score=1.0)
 
 
 class _Reviewer:
     kind = "agent"
+    name = "lead"
 
     def __init__(self, scripts: _Scripts) -> None:
         self.scripts = scripts
 
-    async def review(self, attempt: Candidate) -> ReviewResult | AwaitHuman:
-        fate = self.scripts.fate(attempt.item_id, attempt.attempt)
+    async def review(self, candidate: Candidate) -> ReviewResult | AwaitHuman:
+        fate = self.scripts.fate(candidate.item_id, candidate.attempt)
         usage = Usage(900, 120, 0.0021, 2.0)
         if fate == "changes":
             comments = "the severity is right but the steps to reproduce are missing"
@@ -186,9 +189,10 @@ class _Reviewer:
 
 class _Person:
     kind = "human"
+    name = "owner"
 
-    async def review(self, attempt: Candidate) -> ReviewResult | AwaitHuman:
-        return AwaitHuman(f"high risk: review attempt {attempt.attempt} before it ships")
+    async def review(self, candidate: Candidate) -> ReviewResult | AwaitHuman:
+        return AwaitHuman(f"high risk: review attempt {candidate.attempt} before it ships")
 
 
 def _playbook(name: str, scripts: _Scripts) -> Playbook:

@@ -143,7 +143,8 @@ def measure(
     run: Callable[[], tuple[float, float]], repeat: int, budget: float
 ) -> tuple[float, float, int]:
     """Median seconds and greatest RSS of up to `repeat` runs (fewer past `budget` s)."""
-    times, peaks = [], []
+    times: list[float] = []
+    peaks: list[float] = []
     spent = 0.0
     while len(times) < repeat and (not times or spent + times[-1] <= budget):
         seconds, rss = run()
