@@ -52,7 +52,7 @@ from baton.core.records import (
 )
 from baton.core.state import ItemState
 from baton.core.transition import settle
-from baton.core.vocabulary import RESERVED_LOGS, Decision, Gate
+from baton.core.vocabulary import RESERVED_LOGS, Decision, Gate, Risk
 from baton.errors import AgentError
 from baton.runtime.engine import Engine
 from baton.services import actions
@@ -302,7 +302,7 @@ async def record_templates() -> list[Template]:
                     id=item_id,
                     objective=objective,
                     inputs=inputs,
-                    risk=script.risk,  # type: ignore[arg-type]
+                    risk=Risk(script.risk),
                     tags=[book.name, "bench"],
                 )
             )
@@ -374,7 +374,6 @@ class Replayer:
         self.rng = random.Random(seed)
         self.clock = _Clock(self.rng)
         self.by_key = {(t.playbook, t.name): t for t in templates}
-        self.events = 0
 
     def plan(self, n: int, open_items: int) -> list[tuple[Template, int | None]]:
         """The template (and how many of its appends) of each of n items, oldest first."""
