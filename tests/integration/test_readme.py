@@ -1,6 +1,6 @@
 """The README, walked as a newcomer walks it: every command of its Quick start, Examples,
-Code work and control-plane sections, in order, in a fresh folder, with the real installed
-`baton` command. A command's comment may say what it prints (`prints: TEXT`) and its exit
+Code work, control-plane and retention sections, in order, in a fresh folder, with the
+real installed `baton` command. A command's comment may say what it prints (`prints: TEXT`) and its exit
 code (`exit N`, else 0); a README edit that breaks the walk breaks this test."""
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from tests.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-SECTIONS = ("## Quick start", "## Examples", "## Code work", "## The control plane")
+SECTIONS = (
+    "## Quick start",
+    "## Examples",
+    "## Code work",
+    "## The control plane",
+    "## Retention",
+)
 PORT = "8765"  # the README's; the walk serves on a free one instead
 
 
