@@ -525,3 +525,23 @@ def test_no_item_action_touches_baton_s_own_logs(baton: Baton) -> None:
             out = baton(*args)
             assert out.returncode == 2 and "is baton's own log" in out.stderr, (args, out.stderr)
     assert json.loads(baton("status", "--all", "--json", check=True).stdout)["items"] == []
+
+
+def test_status_lists_a_bounded_number_of_open_items_and_counts_the_rest(
+    tmp_path: Path, baton: Baton
+) -> None:
+    """`baton status` once drew every open item (and every escalation): 0.8 s on a store of
+    100,000 items with 1,235 of them open, most of it the table."""
+    (tmp_path / "playbook.yaml").write_text("name: by-hand\nagents:\n  me:\n    kind: human\n")
+    items = [arg for n in range(7) for arg in ("--item", f"question {n}")]
+    ids = baton("submit", "playbook.yaml", *items, check=True).stdout.split()[::2]
+    shown = baton("status", "--limit", "3", check=True).stdout
+    assert [i for i in ids if i in shown] == ids[:3], shown  # the oldest first
+    assert "and 4 more: `baton status --limit 0` lists them all" in shown
+    everything = baton("status", "--limit", "0", check=True).stdout
+    assert all(i in everything for i in ids) and "more:" not in everything
+    assert len(json.loads(baton("status", "--json", check=True).stdout)["items"]) == 7
+    two = json.loads(baton("status", "--json", "--limit", "2", check=True).stdout)
+    assert [r["item_id"] for r in two["items"]] == ids[:2] and two["counts"] == {"queued": 7}
+    refused = baton("status", "--limit", "-1")
+    assert refused.returncode == 2 and "--limit" in refused.stderr

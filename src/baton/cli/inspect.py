@@ -40,16 +40,19 @@ def _json(ctx: Context, value: Any) -> None:
 
 @main.command("status")
 @click.option("--all", "show_all", is_flag=True, help="List finished items too.")
+@click.option("--limit", type=click.IntRange(0), help="At most N listed (50; --json: all; 0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
-def status_cmd(ctx: Context, show_all: bool, as_json: bool) -> None:
+def status_cmd(ctx: Context, show_all: bool, limit: int | None, as_json: bool) -> None:
     """Items by state, and the items still open (escalated ones too: a person owns them)."""
+    cap = (0 if as_json else 50) if limit is None else limit
+    statuses = None if show_all else [s.value for s in (*OPEN_STATUSES, Status.ESCALATED)]
 
     async def go(store: Store) -> tuple[dict[str, int], list[Any]]:
-        statuses = None if show_all else [s.value for s in (*OPEN_STATUSES, Status.ESCALATED)]
-        return await store.counts(), await store.query(statuses=statuses, limit=None)
+        return await store.counts(), await store.query(statuses=statuses, limit=cap or None)
 
     counts, rows = ctx.run(go)
+    more = sum(counts.get(s, 0) for s in statuses or counts) - len(rows)
     if as_json:
         _json(ctx, {"counts": counts, "items": [r._asdict() for r in rows]})
         return
@@ -63,6 +66,8 @@ def status_cmd(ctx: Context, show_all: bool, as_json: bool) -> None:
     ctx.console.print(summary)
     if rows:
         ctx.console.print(items_table(rows, "open items" if not show_all else "items"))
+    if more:
+        ctx.line(f"and {more} more: `baton status --limit 0` lists them all (`--json` too)")
 
 
 @main.command("show")
@@ -365,13 +370,9 @@ def config_cmd(click_ctx: click.Context, as_json: bool) -> None:
     rows: list[dict[str, Any]] = [
         {"setting": "store", "value": ctx.store_spec, "from": source("store", "store_spec")},
         {"setting": "user", "value": whoami(), "from": user_source},
-        {"setting": "log_level", "value": ctx.log_level, "from": source("log_level", "log_level")},
-        {
-            "setting": "log_format",
-            "value": ctx.log_format,
-            "from": source("log_format", "log_format"),
-        },
     ]
+    for name in ("log_level", "log_format"):
+        rows.append({"setting": name, "value": getattr(ctx, name), "from": source(name, name)})
     for command, options in sorted(project.commands.items()):
         for option, value in sorted(flat(options).items()):
             env = f"BATON_{command}_{option}".upper().replace(".", "_")
