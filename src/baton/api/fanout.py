@@ -25,8 +25,7 @@ from ..core.events import Event
 from ..store.base import Store
 from ..store.feed import FALLBACK_POLL, PAGE, follow_pages
 
-ROOM = 2 * PAGE  # events a subscriber may hold unsent before it is dropped: a whole page
-# read at once fits, with as much again for the client to fall behind by
+ROOM = 2 * PAGE  # events a subscriber may hold unsent before it is dropped
 log = logging.getLogger(__name__)
 
 
@@ -58,8 +57,9 @@ class Subscriber:
         self._ready = asyncio.Event()
 
     def offer(self, frames: Sequence[Frame]) -> bool:
-        """Buffer a page; False (nothing buffered) when it does not fit."""
-        if self._held + len(frames) > self.room:
+        """Buffer a page; False (nothing buffered) when it does not fit (a page always
+        fits an empty buffer: a client that keeps up is never dropped for a burst)."""
+        if self._held and self._held + len(frames) > self.room:
             return False
         self._pages.append(frames)
         self._held += len(frames)
@@ -112,11 +112,14 @@ class Hub:
         it follows nothing) the newest event in the store."""
         return self.position if self.following else await last_position(self.store)
 
-    def join(self, after: int) -> Subscriber | None:
+    def join(self, after: int, *, at_end: bool) -> Subscriber | None:
         """A subscriber fed every event past `after` (and maybe some before it, which it
-        skips by position); None while the hub is already past `after`: read the store up
-        to `position` first. Starts the follower, from `after`, if it was not running."""
+        skips by position); None while the hub is past `after`, or follows nothing and
+        `after` was not the store's end (`at_end`) when last read: read the store on
+        first. Starts the follower, from `after`, if it was not running."""
         if not self.following:
+            if not at_end:
+                return None
             self.position = after
             self._task = asyncio.get_running_loop().create_task(self._follow(after))
         elif after < self.position:

@@ -46,7 +46,7 @@ async def sse(
     `check_every` seconds and at every event of the auth log whether the credentials still
     count, and ended when not. Ended too when the hub drops it (it fell too far behind)."""
     last = await hub.now() if after is None else after
-    subscriber = hub.join(last)
+    subscriber = hub.join(last, at_end=after is None)
     yield ": baton event stream\n\n"
     checked = sent = time.monotonic()
     try:
@@ -61,7 +61,7 @@ async def sse(
             if why is not None:
                 yield _ended(why)
                 return
-            subscriber = hub.join(last)
+            subscriber = hub.join(last, at_end=len(page) < PAGE)
         while True:
             frames = await subscriber.take(min(idle, check_every))
             now = time.monotonic()
