@@ -36,33 +36,55 @@ class Frame:
     position: int
     log: str
     seq: int
-    text: str
+    data: bytes
 
     @classmethod
     def of(cls, event: Event) -> Frame:
         body = json.dumps(event.to_dict(), ensure_ascii=False)
         text = f"id: {event.position}\nevent: baton\ndata: {body}\n\n"
-        return cls(event.position, event.log, event.seq, text)
+        return cls(event.position, event.log, event.seq, text.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Frames read together, and their lines as one chunk: what most clients are sent."""
+
+    frames: tuple[Frame, ...]
+    data: bytes
+    logs: frozenset[str]
+
+    @classmethod
+    def of(cls, events: Sequence[Event]) -> Page:
+        frames = tuple(Frame.of(e) for e in events)
+        return cls(frames, b"".join(f.data for f in frames), frozenset(f.log for f in frames))
+
+    @property
+    def first(self) -> int:
+        return self.frames[0].position if self.frames else 0
+
+    @property
+    def last(self) -> int:
+        return self.frames[-1].position if self.frames else 0
 
 
 class Subscriber:
-    """A stream's bounded buffer of frames, filled by the hub; `why` says why it was
+    """A stream's bounded buffer of pages, filled by the hub; `why` says why it was
     dropped (None while it is not)."""
 
     def __init__(self, room: int) -> None:
         self.room = room
         self.why: str | None = None
-        self._pages: deque[Sequence[Frame]] = deque()
-        self._held = 0
+        self._pages: deque[Page] = deque()
+        self._held = 0  # frames
         self._ready = asyncio.Event()
 
-    def offer(self, frames: Sequence[Frame]) -> bool:
+    def offer(self, page: Page) -> bool:
         """Buffer a page; False (nothing buffered) when it does not fit (a page always
         fits an empty buffer: a client that keeps up is never dropped for a burst)."""
-        if self._held and self._held + len(frames) > self.room:
+        if self._held and self._held + len(page.frames) > self.room:
             return False
-        self._pages.append(frames)
-        self._held += len(frames)
+        self._pages.append(page)
+        self._held += len(page.frames)
         self._ready.set()
         return True
 
@@ -72,9 +94,9 @@ class Subscriber:
         self._held = 0
         self._ready.set()
 
-    async def take(self, timeout: float) -> list[Frame]:
-        """Every frame buffered, oldest first, waiting up to `timeout` seconds for one
-        ([] if none came, or once dropped)."""
+    async def take(self, timeout: float) -> list[Page]:
+        """Every page buffered, oldest first, waiting up to `timeout` seconds for one ([]
+        if none came, or once dropped)."""
         if not self._pages and self.why is None:
             self._ready.clear()
             try:
@@ -82,10 +104,10 @@ class Subscriber:
                     await self._ready.wait()
             except TimeoutError:
                 return []
-        frames = [frame for page in self._pages for frame in page]
+        pages = list(self._pages)
         self._pages.clear()
         self._held = 0
-        return frames
+        return pages
 
 
 class Hub:
@@ -148,16 +170,16 @@ class Hub:
         try:
             async for page in follow_pages(self.store, after, idle=self.idle):
                 if page:
-                    self._hand_out([Frame.of(event) for event in page])
+                    self._hand_out(Page.of(page))
         except Exception as exc:  # a bug or a store gone for good: no stream waits forever
             log.exception("the live stream's follower failed")
             for subscriber in list(self._subscribers):
                 self._drop(subscriber, f"the event feed failed ({type(exc).__name__}): reconnect")
 
-    def _hand_out(self, frames: list[Frame]) -> None:
-        self.position = frames[-1].position
+    def _hand_out(self, page: Page) -> None:
+        self.position = page.last
         for subscriber in list(self._subscribers):
-            if not subscriber.offer(frames):
+            if not subscriber.offer(page):
                 self._drop(
                     subscriber,
                     f"too slow: more than {self.room} events waited to be sent; reconnect "

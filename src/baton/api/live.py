@@ -14,7 +14,7 @@ from ..core.vocabulary import AUTH_LOG
 from ..store.feed import PAGE
 from .access import Access
 from .deps import access_of, hub_of
-from .fanout import Frame, Hub
+from .fanout import Hub, Page
 
 CHECK_SECONDS = 1.0  # a live stream asks this often whether its credentials still count
 
@@ -29,7 +29,7 @@ def still_allowed(access: Access, request: Request) -> Callable[[int], Awaitable
     return why_not
 
 
-def stream_for(request: Request, after: int | None, hidden: frozenset[str]) -> AsyncIterator[str]:
+def stream_for(request: Request, after: int | None, hidden: frozenset[str]) -> AsyncIterator[bytes]:
     """A request's stream: fed by its app's hub, ended once its credentials stop counting."""
     return sse(hub_of(request), after, hidden, still=still_allowed(access_of(request), request))
 
@@ -41,29 +41,29 @@ async def sse(
     idle: float = 15,
     still: Callable[[int], Awaitable[str | None]] | None = None,
     check_every: float = CHECK_SECONDS,
-) -> AsyncIterator[str]:
-    """The stream's lines from event `after` (None: from now); with `still`, asked every
-    `check_every` seconds and at every event of the auth log whether the credentials still
-    count, and ended when not. Ended too when the hub drops it (it fell too far behind)."""
+) -> AsyncIterator[bytes]:
+    """The stream's lines (UTF-8) from event `after` (None: from now); with `still`, asked
+    every `check_every` seconds and at every event of the auth log whether the credentials
+    still count, and ended when not. Ended too when the hub drops it (too far behind)."""
     last = await hub.now() if after is None else after
     subscriber = hub.join(last, at_end=after is None)
-    yield ": baton event stream\n\n"
+    yield b": baton event stream\n\n"
     checked = sent = time.monotonic()
     try:
         while subscriber is None:  # behind the hub: read the store up to where it is
-            page = [Frame.of(e) for e in await hub.store.read(last, PAGE)]
-            lines, why = await _lines(page, last, hidden, still)
-            if page:
-                last = page[-1].position
+            events = await hub.store.read(last, PAGE)
+            lines, why = await _lines([Page.of(events)], last, hidden, still)
+            if events:
+                last = events[-1].position
             if lines:
                 sent = time.monotonic()
                 yield lines
             if why is not None:
                 yield _ended(why)
                 return
-            subscriber = hub.join(last, at_end=len(page) < PAGE)
+            subscriber = hub.join(last, at_end=len(events) < PAGE)
         while True:
-            frames = await subscriber.take(min(idle, check_every))
+            pages = await subscriber.take(min(idle, check_every))
             now = time.monotonic()
             if subscriber.why is not None:
                 yield _ended(subscriber.why)
@@ -73,15 +73,15 @@ async def sse(
                 if (why := await still(0)) is not None:
                     yield _ended(why)
                     return
-            lines, why = await _lines(frames, last, hidden, still)
-            if frames:
-                last = max(last, frames[-1].position)
+            lines, why = await _lines(pages, last, hidden, still)
+            if pages:
+                last = max(last, pages[-1].last)
             if lines:
                 sent = now
                 yield lines
-            elif not frames and now - sent >= idle:
+            elif not pages and now - sent >= idle:
                 sent = now
-                yield ": keep-alive\n\n"
+                yield b": keep-alive\n\n"
             if why is not None:
                 yield _ended(why)
                 return
@@ -91,25 +91,35 @@ async def sse(
 
 
 async def _lines(
-    frames: list[Frame],
+    pages: list[Page],
     after: int,
     hidden: frozenset[str],
     still: Callable[[int], Awaitable[str | None]] | None,
-) -> tuple[str, str | None]:
-    """The lines of the frames past `after` a client may see, up to an auth-log event at
+) -> tuple[bytes, str | None]:
+    """The lines of the events past `after` a client may see, up to an auth-log event at
     which its credentials stop counting (and then why)."""
-    shown: list[str] = []
-    for frame in frames:
-        if frame.position <= after:
+    shown: list[bytes] = []
+    for page in pages:
+        if page.last <= after:
             continue  # sent already (read from the store before joining the hub)
-        if still is not None and frame.log == AUTH_LOG:
-            why = await still(frame.seq)
-            if why is not None:
-                return "".join(shown), why
-        if frame.log not in hidden:
-            shown.append(frame.text)
-    return "".join(shown), None
+        if (
+            page.first > after
+            and not page.logs & hidden
+            and (still is None or AUTH_LOG not in page.logs)
+        ):
+            shown.append(page.data)  # the usual case: the page whole, as the hub rendered it
+            continue
+        for frame in page.frames:
+            if frame.position <= after:
+                continue
+            if still is not None and frame.log == AUTH_LOG:
+                why = await still(frame.seq)
+                if why is not None:
+                    return b"".join(shown), why
+            if frame.log not in hidden:
+                shown.append(frame.data)
+    return b"".join(shown), None
 
 
-def _ended(why: str) -> str:
-    return f"event: ended\ndata: {json.dumps({'why': why})}\n\n"
+def _ended(why: str) -> bytes:
+    return f"event: ended\ndata: {json.dumps({'why': why})}\n\n".encode()
