@@ -3,12 +3,13 @@
 A real `baton serve` (uvicorn on loopback, a SQLite store in a temp dir) and a real
 `baton worker` run a playbook whose python agent needs no model. The bench POSTs items
 (one per request, a few requests at a time) and measures items/s submitted (every POST
-answered) and done (every item accepted), and the server's CPU seconds per item, first
-with no listener (the baseline, measured in the same run), then with `--listeners` SSE
+answered) and done (every item accepted), and the server's CPU seconds per item, with no
+listener (the baseline, measured in the same run) and with `--listeners` SSE
 clients reading continuously, each reconnecting from its Last-Event-ID when its stream
 ends, as a browser's EventSource does. The listeners run in a process of their own, so
-their work does not share the server's event loop. The last line printed is one JSON
-object of every figure.
+their work does not share the server's event loop. The two alternate, round after round;
+a ratio is the median of the rounds' (a shared machine's noise hits both of a pair). The
+last line printed is one JSON object of every figure.
 
     python bench/sse.py [--items N] [--listeners N] [--rounds N]
 """
@@ -21,6 +22,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -209,7 +211,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=600)
     parser.add_argument("--listeners", type=int, default=200)
     parser.add_argument("--at-once", type=int, default=8, help="requests in flight")
-    parser.add_argument("--rounds", type=int, default=2, help="each scenario, alternating")
+    parser.add_argument("--rounds", type=int, default=3, help="each scenario, alternating")
     parser.add_argument("--listen", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.listen:
@@ -220,11 +222,17 @@ def main() -> None:
         for listeners in runs:
             print(f"round {r + 1}: {listeners} listeners...", file=sys.stderr, flush=True)
             runs[listeners].append(scenario(args.items, listeners, args.at_once))
+
+    def median_ratio(figure: str) -> float:  # each round's pair measured back to back
+        pairs = zip(runs[args.listeners], runs[0], strict=True)
+        return statistics.median(crowd[figure] / max(base[figure], 1e-9) for crowd, base in pairs)
+
     best = {k: max(v, key=lambda run: run["submitted_per_s"]) for k, v in runs.items()}
     base, crowd = best[0], best[args.listeners]
-    ratio = crowd["submitted_per_s"] / base["submitted_per_s"]
-    done_ratio = crowd["done_per_s"] / base["done_per_s"]
-    cpu_ratio = crowd["server_cpu_ms_per_item"] / max(base["server_cpu_ms_per_item"], 1e-9)
+    ratio = median_ratio("submitted_per_s")
+    done_ratio = median_ratio("done_per_s")
+    cpu_ratio = median_ratio("server_cpu_ms_per_item")
+    print(f"best of {args.rounds} rounds each; ratios: the median of each round's pair")
     print(f"{'listeners':>10} {'submitted/s':>12} {'done/s':>8} {'server cpu ms/item':>19}")
     for run in (base, crowd):
         print(

@@ -53,7 +53,7 @@ async def serving(
     connections' send buffers fixed at `sndbuf` bytes (else the kernel grows them)."""
     app = create_app(store, [book], local_user="ann")
     if room is not None:
-        app.state.hub = Hub(store, room=room)
+        app.state.hub = Hub(store, room=room, pace=0)  # lockstep: a page an item
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     listening = socket.socket()
     if sndbuf is not None:  # accepted connections inherit it

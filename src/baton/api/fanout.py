@@ -2,7 +2,8 @@
 
 The hub reads the feed once (a page at a time, as the store's `feed` watch wakes it),
 renders each event's SSE lines once, and hands every page to each subscriber's bounded
-buffer. It never waits for a subscriber: one whose buffer is full (a client that reads
+buffer (at most one page every PACE seconds: a busy feed goes out in fewer, larger
+writes). It never waits for a subscriber: one whose buffer is full (a client that reads
 slower than events come) is dropped, told why, and may reconnect from its Last-Event-ID;
 the events are always in the store, so it misses nothing. The follower starts with the
 first subscriber and stops with the last one (or when the app shuts down).
@@ -26,6 +27,9 @@ from ..store.base import Store
 from ..store.feed import FALLBACK_POLL, PAGE, follow_pages
 
 ROOM = 2 * PAGE  # events a subscriber may hold unsent before it is dropped
+PACE = 0.25  # seconds: after handing a page out, the follower waits this long before the
+# next, so a busy feed goes out in fewer, larger writes (a quiet one still at once);
+# measured with 200 clients, bench/sse.py: 2.6x the server's CPU per item without, 1.4x with
 log = logging.getLogger(__name__)
 
 
@@ -113,9 +117,12 @@ class Subscriber:
 class Hub:
     """The app's one follower of the feed and the subscribers it feeds."""
 
-    def __init__(self, store: Store, *, room: int = ROOM, idle: float = FALLBACK_POLL) -> None:
+    def __init__(
+        self, store: Store, *, room: int = ROOM, pace: float = PACE, idle: float = FALLBACK_POLL
+    ) -> None:
         self.store = store
         self.room = room
+        self.pace = pace
         self.idle = idle
         self.position = 0  # the newest event handed out (while following)
         self._subscribers: set[Subscriber] = set()
@@ -171,6 +178,7 @@ class Hub:
             async for page in follow_pages(self.store, after, idle=self.idle):
                 if page:
                     self._hand_out(Page.of(page))
+                    await asyncio.sleep(self.pace)  # what comes meanwhile goes out as one page
         except Exception as exc:  # a bug or a store gone for good: no stream waits forever
             log.exception("the live stream's follower failed")
             for subscriber in list(self._subscribers):
