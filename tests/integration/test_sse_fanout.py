@@ -76,6 +76,7 @@ class Listener:
     def __init__(self) -> None:
         self.positions: list[int] = []
         self.ended: str | None = None
+        self.reconnect = False
         self.ready = asyncio.Event()
 
     async def listen(self, response: httpx.Response, last_log: str | None = None) -> None:
@@ -87,7 +88,9 @@ class Listener:
             elif line.startswith("event: "):
                 kind = line[7:]
             elif line.startswith("data: ") and kind == "ended":
-                self.ended = json.loads(line[6:])["why"]
+                ended = json.loads(line[6:])
+                self.ended = ended["why"]
+                self.reconnect = ended.get("reconnect", False)
                 return
             elif line.startswith("data: "):
                 event = json.loads(line[6:])
@@ -176,6 +179,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_its_reconnect_misses_n
         await asyncio.wait_for(following, 30)
         await asyncio.wait_for(slow.listen(slow_answer), 30)  # what was on its way, then why
         assert slow.ended is not None and slow.ended.startswith("too slow"), slow.ended
+        assert slow.reconnect, "told to come back, not to log in again"
         assert slow.positions == sorted(set(slow.positions)), "in order, each once"
         assert fast.positions == await positions(store, fast.positions[0] - 1)
         resumed = Listener()

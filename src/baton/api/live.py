@@ -65,8 +65,8 @@ async def sse(
         while True:
             pages = await subscriber.take(min(idle, check_every))
             now = time.monotonic()
-            if subscriber.why is not None:
-                yield _ended(subscriber.why)
+            if subscriber.why is not None:  # dropped by the hub: the client may come back
+                yield _ended(subscriber.why, reconnect=True)
                 return
             if still is not None and now - checked >= check_every:
                 checked = now
@@ -121,5 +121,8 @@ async def _lines(
     return b"".join(shown), None
 
 
-def _ended(why: str) -> bytes:
-    return f"event: ended\ndata: {json.dumps({'why': why})}\n\n".encode()
+def _ended(why: str, *, reconnect: bool = False) -> bytes:
+    """The stream's last event; `reconnect`: the credentials still count, come back (with
+    Last-Event-ID) rather than log in again."""
+    data = {"why": why, "reconnect": True} if reconnect else {"why": why}
+    return f"event: ended\ndata: {json.dumps(data)}\n\n".encode()
