@@ -300,19 +300,20 @@ async def test_baton_s_own_logs_are_never_items_and_the_auth_log_is_for_admins(
 
 
 async def test_the_stream_keeps_the_auth_log_from_viewers(store: Store, book: object) -> None:
+    from baton.api.fanout import Hub
     from baton.api.live import sse as _sse
 
     await create_token(store, "root", "admin", "setup")
     hidden: list[str] = []
-    async for chunk in _sse(store, 0, frozenset({"auth"}), idle=0.2):
-        hidden.append(chunk)
-        if len(hidden) > 1 or chunk.startswith(": keep"):
+    async for chunk in _sse(Hub(store), 0, frozenset({"auth"}), idle=0.2):
+        hidden.append(chunk.decode())
+        if len(hidden) > 1 or hidden[-1].startswith(": keep"):
             break
     assert all("token.created" not in c for c in hidden)
     shown: list[str] = []
-    async for chunk in _sse(store, 0, frozenset(), idle=0.2):
-        shown.append(chunk)
-        if "token.created" in chunk:
+    async for chunk in _sse(Hub(store), 0, frozenset(), idle=0.2):
+        shown.append(chunk.decode())
+        if "token.created" in shown[-1]:
             break
     assert any("token.created" in c for c in shown)
 

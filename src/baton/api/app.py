@@ -4,7 +4,8 @@ items may be submitted to, and who the local user is."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
@@ -24,6 +25,7 @@ from ..services import readmodel
 from ..services.auth import Role
 from ..store.base import Store
 from .access import Access, need
+from .fanout import Hub
 from .lists import lists
 from .prometheus import exposition
 from .routes import router
@@ -43,6 +45,12 @@ def create_app(
     loopback_only: bool = True,
 ) -> FastAPI:
     """The app over one store (the same the workers use)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.hub.close()  # every live stream ends; its follower stops
+
     # the interactive API docs (Swagger UI) from assets shipped in a package, not a CDN:
     # /api/docs works offline and behind a firewall
     app = FastAPIOffline(
@@ -53,10 +61,12 @@ def create_app(
         redoc_url=None,
         static_url="/api/docs-assets",
         openapi_url="/api/openapi.json",
+        lifespan=lifespan,
     )
     app.state.store = store
     app.state.playbooks = {b.name: b for b in playbooks or []}
     app.state.access = Access(store, local_user, loopback_only)
+    app.state.hub = Hub(store)  # one follower of the feed for every live stream
     app.include_router(router)
     app.include_router(lists)
     _errors(app)

@@ -1,5 +1,5 @@
-"""What a route depends on: the app's store, playbooks and access control, the identity a
-request acts as, and the role each route needs (FastAPI dependencies)."""
+"""What a route depends on: the app's store, playbooks, live-stream hub and access control,
+the identity a request acts as, and the role each route needs (FastAPI dependencies)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ..config.playbook import Playbook
 from ..services.auth import Identity, Role
 from ..store.base import Store
 from .access import Access, need
+from .fanout import Hub
 
 
 def access_of(request: Request) -> Access:
@@ -20,6 +21,10 @@ def access_of(request: Request) -> Access:
 
 def store_of(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
+
+
+def hub_of(request: Request) -> Hub:
+    return request.app.state.hub  # type: ignore[no-any-return]
 
 
 def playbooks_of(request: Request) -> dict[str, Playbook]:

@@ -25,7 +25,7 @@ from ..store.feed import PAGE
 from . import models as m
 from .access import SESSION_COOKIE, csrf, same_origin
 from .deps import Admin, Operator, Reviewer, Viewer, access_of, playbooks_of, store_of
-from .live import last_position, sse, still_allowed
+from .live import stream_for
 
 router = APIRouter(prefix="/api", responses=m.ERRORS)
 
@@ -329,13 +329,10 @@ async def stream(
     happens, in order, from every process; a comment every 15 s keeps the line open. The
     credentials are checked again every second and whenever the auth log changes: the
     stream ends (an `ended` event says why) once its token is revoked or its session ends."""
-    store = store_of(request)
-    start = after
-    if start is None:
-        last = request.headers.get("last-event-id", "")
-        start = int(last) if last.isdigit() else await last_position(store)
+    last = request.headers.get("last-event-id", "")
+    start = after if after is not None else int(last) if last.isdigit() else None  # None: now
     return StreamingResponse(
-        sse(store, start, _hidden_logs(who), still=still_allowed(access_of(request), request)),
+        stream_for(request, start, _hidden_logs(who)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

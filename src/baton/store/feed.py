@@ -19,8 +19,8 @@ FALLBACK_POLL = 1.0  # seconds: a follower looks again even if no wake-up came
 
 async def feed(store: Store, after: int = 0) -> AsyncIterator[Event]:
     """Every event with position > `after`, up to the newest."""
-    async for event in _pages(store, after, None):
-        if event is not None:  # without `idle` there is no None: only the type says so
+    async for page in _pages(store, after, None):
+        for event in page:
             yield event
 
 
@@ -30,20 +30,32 @@ async def follow(
     """Events with position > `after`, then each one as any process appends it, until
     closed; None after every `idle` seconds without one (the follower's moment to send a
     keep-alive or to see whether it should stop)."""
-    async for event in _pages(store, after, idle):
-        yield event
+    async for page in _pages(store, after, idle):
+        if not page:
+            yield None
+        for event in page:
+            yield event
 
 
-async def _pages(store: Store, after: int, idle: float | None) -> AsyncIterator[Event | None]:
+async def follow_pages(
+    store: Store, after: int = 0, *, idle: float = FALLBACK_POLL
+) -> AsyncIterator[list[Event]]:
+    """What `follow` yields, a page (as read, in order) at a time; [] after every `idle`
+    seconds without one. For a follower that hands events on in batches."""
+    async for page in _pages(store, after, idle):
+        yield page
+
+
+async def _pages(store: Store, after: int, idle: float | None) -> AsyncIterator[list[Event]]:
     woken = asyncio.Event()
     unwatch = store.watch("feed", woken.set) if idle is not None else None
     try:
         while True:
             woken.clear()  # before reading: a wake-up during the read is kept
             page = await store.read(after, PAGE)
-            for event in page:
-                after = event.position
-                yield event
+            if page:
+                after = page[-1].position
+                yield page
             if len(page) == PAGE:
                 continue
             if idle is None:
@@ -52,7 +64,7 @@ async def _pages(store: Store, after: int, idle: float | None) -> AsyncIterator[
                 async with asyncio.timeout(idle):  # (wait_for may swallow a cancellation)
                     await woken.wait()
             except TimeoutError:
-                yield None
+                yield []
     finally:
         if unwatch is not None:
             unwatch()
