@@ -129,10 +129,14 @@ function startStream() {
     if (state.refresh) state.refresh(event);
     updateInboxCount();
   });
-  // the server ends the stream when the session ends or its token is revoked: log in again
+  // the server ends the stream when the session ends or its token is revoked: log in again;
+  // a stream it drops (too slow, or the server stopping) says reconnect: the browser comes
+  // back by itself from the last event it had (Last-Event-ID), and misses nothing
   source.addEventListener("ended", (msg) => {
+    const ended = JSON.parse(msg.data);
+    if (ended.reconnect) return;
     source.close(); state.stream = null; state.me = null; state.csrf = null;
-    toast(JSON.parse(msg.data).why, true);
+    toast(ended.why, true);
     location.hash = "#/login";
   });
   state.stream = source;
