@@ -10,6 +10,7 @@ import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -594,3 +595,17 @@ async def test_forgotten_events_leave_the_log_its_version_and_the_feed_its_order
     assert (await store.query(item_ids=["b"]))[0].version == 2602
     await put(store, "d")
     assert [e.log for e in await store.read(rest[-1].position)] == ["b", "d"]
+
+
+async def test_hashes_of_many_events_in_one_read(store: Store) -> None:
+    await put(store, "a", 3)
+    await put(store, "b", 2)
+    a = await store.load("a")
+    marker = chain("a", 3, a[-1].hash, 2.0, [("item.archived", {"through": 2})])
+    await store.append("a", 3, marker, summary("a", 4))
+    await store.forget("a", 2)
+    wanted = [("a", 1), ("a", 3), ("a", 4), ("b", 2), ("b", 3), ("c", 1), ("a", 0), ("a", -1)]
+    found = await store.hashes(wanted + [(f"x{n}", 1) for n in range(3000)])
+    assert found == {("a", 3): a[2].hash, ("a", 4): marker[0].hash, ("b", 2): ANY}
+    assert found[("b", 2)] == (await store.load("b"))[1].hash
+    assert await store.hashes([]) == {}

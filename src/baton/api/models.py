@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..config.items import ItemSpec
 from ..services.audit import Audit
-from ..services.audit_verify import Mark, Verified
+from ..services.audit_verify import Verified
 from ..services.auth import Role
+from ..services.verify_marks import Mark
 
 
 class Strict(BaseModel):

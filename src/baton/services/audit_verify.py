@@ -3,13 +3,15 @@
 A verify that finds everything whole appends a verify checkpoint to the verified log: the
 head (seq, hash) of every log, where the global feed was read to (`through`), and a digest
 over both. The next verify trusts it only after checking it: the verified log's own chain,
-the digest recomputed over the heads it folds to, `through` still the event it names,
-and every log's head still there with that hash and content. It then re-hashes each log
-from that head (or from an older audit head, when the log grew past its last audit
-checkpoint) to its end, so every event appended since is chained from the checkpointed
-head. What it cannot see: an event before its log's checkpointed head whose content was
-edited while the stored hashes were left alone (its own hash no longer matches it), and a
-blob referred to only before the checkpoint whose bytes were changed; `full` (which
+the digest recomputed over the heads it folds to, `through` still the event it names.
+It then re-hashes each log that changed since (the feed after `through` names them) from
+its head (or from an older audit head, when the log grew past its last audit checkpoint)
+to its end, so every event appended since is chained from the checkpointed head; every
+other log is held to the hashes of its heads, read for all of them at once
+(`Store.hashes`): the cost is what was appended, not how many logs there are. What it
+cannot see: an event at or before its log's checkpointed head whose content was edited
+while the stored hashes were left alone (its own hash no longer matches it), and a blob
+referred to only before the checkpoint whose bytes were changed; `full` (which
 recomputes every chain from its first event, reading the feed in large pages) finds those.
 An edit that rewrites the hashes to hide itself changes the head, and either finds it.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,7 +34,8 @@ from ..core.vocabulary import AUDIT_LOG, VERIFIED_LOG
 from ..errors import VersionConflict
 from ..runtime.recording import event_limit
 from ..store.base import Store
-from .audit import HEAD_BYTES, Audit, Finding, Head, _checkpoint, expected_hash, fold_heads
+from .audit import Audit, Finding, Head, _checkpoint, expected_hash, fold_heads
+from .verify_marks import Mark, fold_marks, mark_entries
 
 PAGE = 5000  # events per read of the feed in a full verify
 LOADS = 128  # logs loaded at once in an incremental verify (a networked store overlaps them)
@@ -41,90 +44,11 @@ _BLOB = f'"{BLOB_KEY}":'.encode()  # in an event's canonical JSON iff it may hol
 
 
 @dataclass(frozen=True)
-class Mark:
-    """A verify checkpoint: every log's head as a verify found it whole."""
-
-    number: int  # the seq, in the verified log, of its last event
-    heads: dict[str, tuple[int, str]]
-    through: dict[str, Any]  # {position, log, seq}: the feed's last event it read
-    digest: str
-    full: bool
-    at: float
-
-
-@dataclass(frozen=True)
 class Verified(Audit):
     full: bool = True  # every chain recomputed from its first event
     checked: int = 0  # events re-hashed
     mark: Mark | None = None  # the verify checkpoint written, or the one started from
     note: str = ""  # why a verify asked to be incremental was full
-
-
-# --- the pure part --------------------------------------------------------------------------
-
-
-def mark_digest(heads: dict[str, tuple[int, str]], through: dict[str, Any]) -> str:
-    """sha256 over every log's head (by name) and `through`: what a checkpoint signs."""
-    body = orjson.dumps([sorted([n, s, h] for n, (s, h) in heads.items()), through], option=_SORTED)
-    return hashlib.sha256(body).hexdigest()
-
-
-def mark_entries(
-    before: dict[str, tuple[int, str]],
-    heads: dict[str, tuple[int, str]],
-    through: dict[str, Any],
-    *,
-    full: bool,
-    by: str,
-    limit: int,
-) -> list[tuple[str, dict[str, Any]]]:
-    """The events of the next verify checkpoint: the heads changed since `before` (all of
-    them when `full`), as many events as the event limit needs; the last one signs."""
-    changed = sorted((n, [s, h]) for n, (s, h) in heads.items() if full or before.get(n) != (s, h))
-    per_event = max(1, limit // HEAD_BYTES - 1)
-    parts = [changed[i : i + per_event] for i in range(0, len(changed), per_event)] or [[]]
-    entries: list[tuple[str, dict[str, Any]]] = [
-        (ev.AUDIT_VERIFIED, {"heads": dict(part)}) for part in parts
-    ]
-    entries[-1][1].update(
-        through=through,
-        digest=mark_digest(heads, through),
-        logs=len(heads),
-        events=sum(s for s, _ in heads.values()),
-        full=full,
-        by=by,
-    )
-    return entries
-
-
-def fold_marks(events: Iterable[Event]) -> tuple[Mark | None, list[Finding]]:
-    """The latest verify checkpoint whose digest holds over the heads folded up to it."""
-    heads: dict[str, tuple[int, str]] = {}
-    latest: Mark | None = None
-    for event in events:
-        data = event.data
-        recorded = data.get("heads") if event.kind == ev.AUDIT_VERIFIED else None
-        if not isinstance(recorded, dict) or not all(_is_head(h) for h in recorded.values()):
-            where = f"verified log event #{event.seq}"
-            return None, [Finding(VERIFIED_LOG, event.seq, f"{where} is not a verify checkpoint")]
-        heads.update({n: (h[0], h[1]) for n, h in recorded.items()})
-        through = data.get("through")
-        if "digest" not in data:
-            continue  # one part of several: the last one signs
-        if not isinstance(through, dict) or data["digest"] != mark_digest(heads, through):
-            problem = f"verify checkpoint {event.seq}'s digest does not match the heads it records"
-            return None, [Finding(VERIFIED_LOG, event.seq, problem)]
-        latest = Mark(event.seq, dict(heads), through, data["digest"], bool(data["full"]), event.at)
-    return latest, []
-
-
-def _is_head(head: Any) -> bool:
-    return (
-        isinstance(head, list)
-        and len(head) == 2
-        and isinstance(head[0], int)
-        and isinstance(head[1], str)
-    )
 
 
 class Chains:
@@ -308,8 +232,10 @@ async def _full(store: Store, wanted: dict[str, set[int]]) -> tuple[Chains, dict
 async def _since(
     store: Store, mark: Mark, audit_heads: dict[str, Head], wanted: dict[str, set[int]]
 ) -> tuple[Chains, dict[str, Any] | None]:
-    """Each log from its checkpointed head (or its audit head, if older) to its end; logs
-    new since the checkpoint in full (the feed after `through` names them)."""
+    """Each log that changed since the checkpoint (the feed after `through` names them)
+    from its checkpointed head (or its audit head, if older) to its end, new ones in full;
+    every other log held to its heads through one read of their hashes (`Store.hashes`),
+    so the cost is what was appended, not how many logs there are."""
     position = mark.through["position"]
     new: dict[str, None] = {}
     last = None
@@ -322,7 +248,18 @@ async def _since(
         audit = audit_heads.get(name)
         starts[name] = min(seq, audit.seq) if audit is not None and audit.seq > 0 else seq
     chains = Chains(starts, wanted)
-    names = [n for n in dict.fromkeys([*mark.heads, *new]) if n != VERIFIED_LOG]
+    still = [n for n in mark.heads if n not in new and n != VERIFIED_LOG]
+    asked = [(n, s) for n in still for s in {mark.heads[n][0], starts[n]} | wanted.get(n, set())]
+    held = await store.hashes(asked)
+    moved = []  # an event it was held to is gone (cut short, archived): loaded instead
+    for name in still:
+        seqs = {mark.heads[name][0], starts[name]} | wanted.get(name, set())
+        if any((name, seq) not in held for seq in seqs):
+            moved.append(name)
+            continue
+        chains.ends[name] = [mark.heads[name][0], held[(name, mark.heads[name][0])]]
+        chains.found.update({(name, seq): held[(name, seq)] for seq in seqs})
+    names = [n for n in dict.fromkeys([*moved, *new]) if n != VERIFIED_LOG]
     for i in range(0, len(names), LOADS):
         part = names[i : i + LOADS]
         loaded = await asyncio.gather(*(store.load(n, starts.get(n, 1) - 1) for n in part))

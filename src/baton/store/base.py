@@ -105,6 +105,12 @@ class Store(Protocol):
         `limit` of them unless fewer are left (forgotten ones are skipped, not counted)."""
         ...
 
+    async def hashes(self, events: Collection[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The hash of each (log, seq) event the store holds; one it does not hold (never
+        written, cut off, forgotten) is left out. One read for all of them (the verify
+        holds every log that did not change to its head this way)."""
+        ...
+
     async def forget(self, log: str, through: int) -> int:
         """Drop a log's events up to seq `through`, which an archive file holds: `load`,
         `read` and the feed return them no more; the log's version, its later events and

@@ -172,6 +172,14 @@ class MemoryStore:
             after += len(page)
         return found
 
+    async def hashes(self, events: Collection[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        found = {}
+        for log, seq in events:
+            held = self._logs.get(log)
+            if held and 0 < seq <= len(held) and (event := held[seq - 1]) is not None:
+                found[(log, seq)] = event.hash
+        return found
+
     async def forget(self, log: str, through: int) -> int:
         events = self._logs.get(log)
         if events is None or len(events) <= through:

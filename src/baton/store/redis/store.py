@@ -115,6 +115,19 @@ class RedisStore:
         raw = await self._t.run("read", self._script("read", [after, limit]))
         return [keys.event(r) for r in raw if r is not None]
 
+    async def hashes(self, events: Collection[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        wanted = [(log, seq) for log, seq in events if seq > 0]
+        found: dict[tuple[str, int], str] = {}
+
+        def at(log: str, seq: int) -> Command:
+            return lambda pipe: pipe.lindex(self.keys.log(log), seq - 1)
+
+        for i in range(0, len(wanted), 5000):  # a pipeline of 5,000 commands at a time
+            part = wanted[i : i + 5000]
+            raw = await asyncio.gather(*(self._t.run("hashes", at(*p)) for p in part))
+            found.update({p: keys.event(r).hash for p, r in zip(part, raw, strict=True) if r})
+        return found
+
     async def forget(self, log: str, through: int) -> int:
         dropped: int = await self._t.run("forget", self._script("forget", [log, through]))
         return dropped

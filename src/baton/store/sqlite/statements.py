@@ -164,6 +164,13 @@ def with_position(event: Event, position: int) -> Event:
     )
 
 
+# the hashes of many (log, seq) events (Store.hashes): each found through UNIQUE (log, seq)
+HASHES = """
+SELECT e.log, e.seq, e.hash FROM json_each(?) AS j
+  JOIN events AS e ON e.log = j.value ->> 0 AND e.seq = j.value ->> 1
+"""
+
+
 # an archive's events dropped (Store.forget): only while the marker after them is there
 FORGET = """
 DELETE FROM events WHERE log = ? AND seq <= ?

@@ -35,6 +35,7 @@ from .statements import (
     COUNTS,
     EVENT_COLUMNS,
     FORGET,
+    HASHES,
     INSERT_EVENT,
     INSERT_ITEM,
     UPDATE_ITEM,
@@ -253,6 +254,14 @@ class SQLiteStore:
                 )
 
         await self._write(write)
+
+    async def hashes(self, events: Collection[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        found: dict[tuple[str, int], str] = {}
+        wanted = list(events)
+        for i in range(0, len(wanted), 50_000):  # one JSON array a statement
+            part = orjson.dumps(wanted[i : i + 50_000]).decode()
+            found.update({(r[0], r[1]): r[2] for r in self._read("hashes", HASHES, (part,))})
+        return found
 
     async def forget(self, log: str, through: int) -> int:
         def write(conn: sqlite3.Connection) -> int:
