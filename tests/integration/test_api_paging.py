@@ -94,3 +94,29 @@ async def test_bad_paging_input_is_refused_and_says_which_field(
             assert [p["field"] for p in problems] == [field], problems
             assert message in problems[0]["message"], problems
         assert (await ids(api, playbook="notes", queue="notes"))[0] == ["only"]
+
+
+async def test_items_filter_by_tag_and_by_the_agents_they_ran_on(
+    store: Store, books: list[Any], tmp_path: Path
+) -> None:
+    from baton import Engine
+
+    async with client(store, books) as api:
+        body = {
+            "playbook": "notes",
+            "items": [
+                {"id": "t1", "objective": "a", "tags": ["billing", "q3"]},
+                {"id": "t2", "objective": "b", "tags": ["q3"]},
+                {"id": "t3", "objective": "c"},
+            ],
+        }
+        assert (await api.post("/api/items", json=body)).status_code == 201
+        assert (await ids(api, tag="q3", order="oldest"))[0] == ["t1", "t2"]
+        assert (await ids(api, agent="writer"))[0] == []  # nothing ran yet
+        ran = ["t1", "t2", "t3"]
+        await Engine(store, books[0], poll_interval=0.01).run(ran, wait_for_people=False)
+        assert (await ids(api, agent="writer", order="oldest"))[0] == ran
+        assert (await ids(api, agent="nobody"))[0] == []
+        assert (await ids(api, agent="writer", tag="billing"))[0] == ["t1"]
+        row = (await api.get("/api/items", params={"tag": "billing"})).json()["items"][0]
+        assert (row["tags"], row["agents"]) == (["billing", "q3"], ["writer"])

@@ -110,6 +110,8 @@ class ItemRow(BaseModel):
     updated_at: float
     lease_owner: str | None = None
     lease_until: float | None = None
+    tags: list[str] = Field(default_factory=list)
+    agents: list[str] = Field(default_factory=list, description="every agent it ran on")
 
 
 class ItemsPage(BaseModel):

@@ -34,6 +34,8 @@ class ItemSummary(NamedTuple):
     updated_at: float
     lease_owner: str | None = None
     lease_until: float | None = None
+    tags: tuple[str, ...] = ()  # the item's, as submitted
+    agents: tuple[str, ...] = ()  # every agent an attempt of it ran on, first one first
 
     def with_lease(self, owner: str | None, until: float | None) -> ItemSummary:
         return self._replace(lease_owner=owner, lease_until=until)
@@ -63,6 +65,10 @@ def summarize(state: ItemState, now: float, step: Step | None = None) -> ItemSum
         shown(state.spec.get("objective", ""))[:200],  # a blob: its preview
         state.submitted_at,
         now,
+        None,
+        None,
+        tuple(state.spec.get("tags") or ()),
+        tuple(dict.fromkeys(a.agent for a in state.attempts)),
     )
 
 

@@ -66,13 +66,16 @@ class Store(Protocol):
         waiting: bool | None = None,
         item_ids: Collection[str] | None = None,
         text: str | None = None,
+        tag: str | None = None,
+        agent: str | None = None,
         newest: bool = False,
         cursor: Cursor | None = None,
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[ItemSummary]:
         """Item summaries matching every given filter (`text`: a substring of the objective
-        or the id, ignoring ASCII case), oldest first by creation or `newest` first, from
+        or the id, ignoring ASCII case; `tag`: one of its tags; `agent`: one an attempt of
+        it ran on), oldest first by creation or `newest` first, from
         just after `cursor` in that order, then `offset` rows on (store/paging.py)."""
         ...
 

@@ -88,6 +88,8 @@ class MemoryStore:
         waiting: bool | None = None,
         item_ids: Collection[str] | None = None,
         text: str | None = None,
+        tag: str | None = None,
+        agent: str | None = None,
         newest: bool = False,
         cursor: Cursor | None = None,
         limit: int | None = 100,
@@ -103,6 +105,8 @@ class MemoryStore:
             if (statuses is None or r.status in statuses)
             and (queue is None or r.queue == queue)
             and (waiting is None or (r.waiting is not None) == waiting)
+            and (tag is None or tag in r.tags)
+            and (agent is None or agent in r.agents)
         ]
         found = page(rows, newest=newest, cursor=cursor, text=text, offset=offset, limit=limit)
         return [self._leased(r) for r in found]

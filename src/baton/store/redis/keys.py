@@ -131,13 +131,18 @@ def summary_body(s: ItemSummary) -> bytes:
             s.objective,
             s.created_at,
             s.updated_at,
+            s.tags,
+            s.agents,
         )
     )
 
 
 def summary(raw: bytes, lease: bytes | None = None) -> ItemSummary:
-    """An index row from the `items` hash, with its lease from the `leases` hash."""
-    row = ItemSummary(*orjson.loads(raw))
+    """An index row from the `items` hash, with its lease from the `leases` hash (a row
+    an older baton wrote has no tags or agents: none until the item changes)."""
+    f = orjson.loads(raw)
+    tags, agents = (tuple(f[10]), tuple(f[11])) if len(f) > 11 else ((), ())
+    row = ItemSummary._make((*f[:10], None, None, tags, agents))
     if lease is None:
         return row
     owner, _, until = lease.decode().rpartition("\t")

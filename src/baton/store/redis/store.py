@@ -172,6 +172,8 @@ class RedisStore:
         waiting: bool | None = None,
         item_ids: Collection[str] | None = None,
         text: str | None = None,
+        tag: str | None = None,
+        agent: str | None = None,
         newest: bool = False,
         cursor: Cursor | None = None,
         limit: int | None = 100,
@@ -186,7 +188,7 @@ class RedisStore:
                 return []
             sets = [k.status(s) for s in statuses]
             ids = list(await self._t.run("query", lambda pipe: pipe.sunion(sets)))
-        elif queue is None and waiting is None and not text:
+        elif queue is None and waiting is None and not text and tag is None and agent is None:
             ids = await self._in_order(newest, cursor, offset, limit)
             if ids is not None:  # exactly the page: nothing left to skip
                 cursor, offset = None, 0
@@ -210,6 +212,10 @@ class RedisStore:
             if queue is not None and s.queue != queue:
                 continue
             if waiting is not None and (s.waiting is not None) != waiting:
+                continue
+            if (tag is not None and tag not in s.tags) or (
+                agent is not None and agent not in s.agents
+            ):
                 continue
             found.append(s)
         return page(found, newest=newest, cursor=cursor, text=text, offset=offset, limit=limit)

@@ -25,7 +25,9 @@ CREATE TABLE IF NOT EXISTS items (
     updated_at  REAL    NOT NULL,
     lease_owner TEXT,
     lease_until REAL,
-    lease_fence INTEGER NOT NULL DEFAULT 0  -- raised by every claim (store/base.py)
+    lease_fence INTEGER NOT NULL DEFAULT 0, -- raised by every claim (store/base.py)
+    tags        TEXT    NOT NULL DEFAULT '[]', -- JSON arrays: the item's tags, and every
+    agents      TEXT    NOT NULL DEFAULT '[]'  -- agent an attempt of it ran on
 );
 
 -- the claim order (ItemSummary.claim_score): items that have had an attempt first, then

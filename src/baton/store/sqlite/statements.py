@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -13,24 +13,31 @@ import orjson
 from ...core.events import Event
 from ...core.index import ItemSummary
 from ..paging import Cursor, fold
-from . import tallies
+from . import tallies, upgrades
 
 T = TypeVar("T")
 
 SCHEMA = resources.files("baton.store.sqlite").joinpath("schema.sql").read_text(encoding="utf-8")
 CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
 
+
+def chunks(ids: list[str]) -> Iterator[list[str]]:
+    """`ids` in lists of CHUNK, one IN (...) clause each."""
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
 # the summary row carries the log's version, so for item logs the version check and the
 # index update are one statement: an insert for a new item, a guarded update otherwise
 INSERT_ITEM = """
 INSERT INTO items (item_id, queue, status, runnable, waiting, version, attempts, objective,
-                   created_at, updated_at, lease_owner, lease_until)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)
+                   created_at, updated_at, tags, agents, lease_owner, lease_until)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)
 ON CONFLICT (item_id) DO NOTHING
 """
 UPDATE_ITEM = """
 UPDATE items SET queue = ?, status = ?, runnable = ?, waiting = ?, version = ?, attempts = ?,
-    objective = ?, created_at = ?, updated_at = ?,
+    objective = ?, created_at = ?, updated_at = ?, tags = ?, agents = ?,
     lease_owner = CASE WHEN ? THEN lease_owner END,
     lease_until = CASE WHEN ? THEN lease_until END
 WHERE item_id = ? AND version = ? AND (? IS NULL OR lease_fence = ?)
@@ -45,7 +52,7 @@ CLAIMABLE = (
 WATCH_INTERVAL = 0.05  # seconds between looks at PRAGMA data_version while someone watches
 COLUMNS = (
     "item_id, queue, status, runnable, waiting, version, attempts, objective, "
-    "created_at, updated_at, lease_owner, lease_until"
+    "created_at, updated_at, lease_owner, lease_until, tags, agents"
 )
 
 
@@ -53,6 +60,7 @@ def prepare(conn: sqlite3.Connection) -> None:
     """Create the schema (once), and bring a store written by an older baton up to it."""
     conn.executescript(SCHEMA)
     _add_fences(conn)
+    upgrades.add_labels(conn)
     _count_items(conn)
     tallies.mark_if_new(conn)
 
@@ -155,7 +163,29 @@ def event_of(row: tuple[Any, ...]) -> Event:
 
 
 def summary_of(row: tuple[Any, ...]) -> ItemSummary:
-    return ItemSummary(row[0], row[1], row[2], bool(row[3]), *row[4:])
+    tags, agents = row[12], row[13]  # JSON arrays; '[]' the common case, read without JSON
+    return ItemSummary._make(
+        (
+            *row[:3],
+            bool(row[3]),
+            *row[4:12],
+            tuple(orjson.loads(tags)) if tags != "[]" else (),
+            tuple(orjson.loads(agents)) if agents != "[]" else (),
+        )
+    )
+
+
+def row_values(s: ItemSummary) -> tuple[Any, ...]:
+    """An index row's values as INSERT_ITEM and UPDATE_ITEM take them, after its id (tags
+    and agents as JSON arrays)."""
+    return (
+        *(s.queue, s.status, int(s.runnable), s.waiting, s.version, s.attempts, s.objective),
+        *(s.created_at, s.updated_at, _labels(s.tags), _labels(s.agents)),
+    )
+
+
+def _labels(values: tuple[str, ...]) -> str:
+    return orjson.dumps(values).decode() if values else "[]"
 
 
 def with_position(event: Event, position: int) -> Event:
@@ -185,6 +215,8 @@ def query_sql(
     waiting: bool | None,
     item_ids: Collection[str] | None,
     text: str | None = None,
+    tag: str | None = None,
+    agent: str | None = None,
     newest: bool = False,
     cursor: Cursor | None = None,
     limit: int | None,
@@ -210,6 +242,10 @@ def query_sql(
     if text:  # SQLite's lower() folds ASCII letters only: paging.fold does the same
         where.append("(instr(lower(objective), ?) > 0 OR instr(lower(item_id), ?) > 0)")
         params.extend([fold(text)] * 2)
+    for column, value in (("tags", tag), ("agents", agent)):
+        if value is not None:
+            where.append(f"EXISTS (SELECT 1 FROM json_each(items.{column}) WHERE value = ?)")
+            params.append(value)
     if cursor is not None:  # a row value: the order's index is searched, not scanned
         where.append(f"(created_at, item_id) {'<' if newest else '>'} (?, ?)")
         params.extend(cursor)

@@ -30,7 +30,6 @@ from ..blobfiles import BlobFolder
 from ..paging import Cursor
 from . import tallies
 from .statements import (
-    CHUNK,
     CLAIMABLE,
     COUNTS,
     EVENT_COLUMNS,
@@ -40,9 +39,11 @@ from .statements import (
     INSERT_ITEM,
     UPDATE_ITEM,
     WATCH_INTERVAL,
+    chunks,
     event_of,
     prepare,
     query_sql,
+    row_values,
     summary_of,
     while_locked,
     wipe,
@@ -170,8 +171,7 @@ class SQLiteStore:
                     raise VersionConflict(log, expected_version, found[0] if found else 0)
             else:
                 s = summary
-                values: tuple[Any, ...] = (s.queue, s.status, int(s.runnable), s.waiting)
-                values += (s.version, s.attempts, s.objective, s.created_at, s.updated_at)
+                values = row_values(s)
                 if expected_version == 0:
                     done = conn.execute(INSERT_ITEM, (s.item_id, *values)).rowcount
                 else:
@@ -230,7 +230,7 @@ class SQLiteStore:
         def write(conn: sqlite3.Connection) -> list[str]:
             until = time.time() + lease_seconds
             held: list[str] = []
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 marks = ",".join("?" * len(chunk))
                 sql = (
                     "UPDATE items SET lease_until = ? WHERE lease_owner = ? "
@@ -245,7 +245,7 @@ class SQLiteStore:
         ids = list(item_ids)
 
         def write(conn: sqlite3.Connection) -> None:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 marks = ",".join("?" * len(chunk))
                 conn.execute(
                     "UPDATE items SET lease_owner = NULL, lease_until = NULL "
@@ -300,6 +300,8 @@ class SQLiteStore:
         waiting: bool | None = None,
         item_ids: Collection[str] | None = None,
         text: str | None = None,
+        tag: str | None = None,
+        agent: str | None = None,
         newest: bool = False,
         cursor: Cursor | None = None,
         limit: int | None = 100,
@@ -311,6 +313,8 @@ class SQLiteStore:
             waiting=waiting,
             item_ids=item_ids,
             text=text,
+            tag=tag,
+            agent=agent,
             newest=newest,
             cursor=cursor,
             limit=limit,
@@ -381,11 +385,6 @@ def _settle_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
             future.set_result(value)
         else:
             future.set_exception(value)
-
-
-def _chunks(ids: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
 
 
 def open_sqlite(url: str, *, create: bool, reconnect: float | None = None) -> SQLiteStore:
