@@ -656,3 +656,10 @@ async def test_an_older_sqlite_file_gains_tags_and_agents_from_its_logs(tmp_path
     finally:
         await store.close()
     await SQLiteStore(path).close()  # and opening it again changes nothing
+
+
+async def test_queues_name_every_playbook_with_items(store: Store) -> None:
+    assert await store.queues() == []
+    for item, queue in (("a", "triage"), ("b", "notes"), ("c", "triage")):
+        await put(store, item, queue=queue)
+    assert await store.queues() == ["notes", "triage"]

@@ -41,20 +41,17 @@ async def fleet(store: Store, known: dict[str, Playbook] | None = None) -> list[
     pause state, load, and each agent's scorecard."""
     paused = await actions.fleet_paused(store)
     books: dict[str, Playbook] = dict(known or {})
-    first_item: dict[str, str] = {}
     running: dict[str, int] = {}
-    for row in await store.query(limit=None):
-        first_item.setdefault(row.queue, row.item_id)
-        if row.status == Status.RUNNING.value:
-            state = await load_state(store, row.item_id)
-            for attempt in state.attempts:
-                if attempt.in_flight:
-                    running[attempt.agent] = running.get(attempt.agent, 0) + 1
-    for queue, item_id in first_item.items():
-        if queue not in books:
-            book = await recorded_playbook(store, item_id)
-            if book is not None:
-                books[queue] = book
+    for row in await store.query(statuses=[Status.RUNNING.value], limit=None):
+        state = await load_state(store, row.item_id)
+        for attempt in state.attempts:
+            if attempt.in_flight:
+                running[attempt.agent] = running.get(attempt.agent, 0) + 1
+    for queue in await store.queues():  # the newest item's playbook: it is not archived
+        newest = [] if queue in books else await store.query(queue=queue, newest=True, limit=1)
+        book = await recorded_playbook(store, newest[0].item_id) if newest else None
+        if book is not None:
+            books[queue] = book
     counters = await readmodel.current(store, "agent=")
     scores = {s.agent: s.to_dict() for s in metrics.agent_scores(counters)}
     rows = []

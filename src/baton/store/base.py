@@ -79,6 +79,10 @@ class Store(Protocol):
         just after `cursor` in that order, then `offset` rows on (store/paging.py)."""
         ...
 
+    async def queues(self) -> list[str]:
+        """Every queue (playbook) that has items, by name."""
+        ...
+
     async def counts(self, queue: str | None = None) -> dict[str, int]:
         """How many items are in each status."""
         ...

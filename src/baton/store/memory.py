@@ -115,6 +115,9 @@ class MemoryStore:
         lease = self._leases.get(row.item_id)
         return row.with_lease(*lease) if lease else row
 
+    async def queues(self) -> list[str]:
+        return sorted({r.queue for r in self._items.values()})
+
     async def counts(self, queue: str | None = None) -> dict[str, int]:
         counts: dict[str, int] = {}
         for r in self._items.values():

@@ -76,6 +76,10 @@ class Keys:
     def statuses(self) -> str:
         return f"{self.prefix}statuses"
 
+    @property
+    def queues(self) -> str:
+        return f"{self.prefix}queues"
+
     def blob(self, digest: str) -> str:
         return f"{self.prefix}blob:{digest}"
 

@@ -245,6 +245,10 @@ class RedisStore:
             await self._t.run("query", lambda pipe: getattr(pipe, span)(k.created, start, stop))
         )
 
+    async def queues(self) -> list[str]:
+        found = await self._t.run("queues", lambda pipe: pipe.smembers(self.keys.queues))
+        return sorted(q.decode() for q in found)
+
     async def counts(self, queue: str | None = None) -> dict[str, int]:
         if queue is not None:
             out: dict[str, int] = {}

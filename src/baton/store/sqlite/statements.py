@@ -6,6 +6,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -56,6 +57,20 @@ COLUMNS = (
 )
 
 
+def connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    """A connection to the file as every one of the store's is set up: WAL, autocommit
+    (transactions are begun by hand), a generous busy timeout."""
+    conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def prepare(conn: sqlite3.Connection) -> None:
     """Create the schema (once), and bring a store written by an older baton up to it."""
     conn.executescript(SCHEMA)
@@ -90,6 +105,7 @@ ITEM_COUNTS = (
 changes the items (so `counts` reads a few rows, not the index, at any store size)."""
 
 COUNTS = "SELECT status, SUM(n) FROM item_counts{where} GROUP BY status HAVING SUM(n) > 0"
+QUEUES = "SELECT queue FROM item_counts GROUP BY queue HAVING SUM(n) > 0 ORDER BY queue"
 
 
 def _count_items(conn: sqlite3.Connection) -> None:

@@ -37,9 +37,11 @@ from .statements import (
     HASHES,
     INSERT_EVENT,
     INSERT_ITEM,
+    QUEUES,
     UPDATE_ITEM,
     WATCH_INTERVAL,
     chunks,
+    connect,
     event_of,
     prepare,
     query_sql,
@@ -96,17 +98,7 @@ class SQLiteStore:
         return conn
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute("PRAGMA busy_timeout=10000")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return connect(self.path, self.synchronous)
 
     @contextlib.contextmanager
     def _mapped(self, operation: str) -> Iterator[None]:
@@ -321,6 +313,9 @@ class SQLiteStore:
             offset=offset,
         )
         return [summary_of(r) for r in self._read("query", sql, params)]
+
+    async def queues(self) -> list[str]:
+        return [row[0] for row in self._read("queues", QUEUES, ())]
 
     async def counts(self, queue: str | None = None) -> dict[str, int]:
         where, params = (" WHERE queue = ?", [queue]) if queue is not None else ("", [])
