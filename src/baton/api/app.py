@@ -27,7 +27,7 @@ from ..store.base import Store
 from .access import Access, need
 from .fanout import Hub
 from .lists import lists
-from .prometheus import exposition
+from .prometheus import SCRAPED, exposition
 from .routes import router
 
 WEB = resources.files("baton.web")
@@ -81,7 +81,9 @@ def create_app(
     async def prometheus(request: Request) -> PlainTextResponse:
         """Every figure in Prometheus text format (for a scraper: a viewer token)."""
         need(await request.app.state.access.identify(request), Role.VIEWER)
-        counters = await readmodel.current(store)
+        counters: dict[str, int] = {}
+        for prefix in SCRAPED:  # not the hourly series: they grow with the history's hours
+            counters.update(await readmodel.current(store, prefix))
         return PlainTextResponse(
             exposition(await store.counts(), counters), media_type=CONTENT_TYPE_LATEST
         )

@@ -25,6 +25,7 @@ from ..core.tally import bucket_value
 from ..core.vocabulary import Outcome
 
 FLOW = "flow|"
+SCRAPED = (FLOW, "agent=", "all|waiting_now")  # the counters a scrape reads, by prefix
 BOUNDS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400)
 """Seconds: the `le` bounds of every histogram (a tenth of a second to a day)."""
 
