@@ -12,7 +12,12 @@ filtered: what the old code did past 500 ids). And `counts()` (every status's co
 board, /healthz, `status` read it), now a few rows the items' triggers keep, against the
 old `GROUP BY` over the items' status index. The last line is one JSON object.
 
-    .venv/bin/python bench/big_store.py [--items 100000] [--repeat 15]
+Then the engine itself: bench/engine.py's no-op loop for --new items (6 steps each, 64 in
+flight) on an empty SQLite file and on the big one, twice each, alternating; the ratio of
+their steps/s (best of two each) is the big store's against the empty one's (target at
+least 0.95).
+
+    .venv/bin/python bench/big_store.py [--items 100000] [--repeat 15] [--new 1000]
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -50,7 +56,29 @@ async def median_ms(run: Callable[[], Awaitable[Any]], repeat: int) -> float:
     return statistics.median(times)
 
 
-async def main(items: int, repeat: int) -> dict[str, float]:
+async def engine_steps(folder: Path, big: SQLiteStore, new: int) -> dict[str, float]:
+    """Steps/s of the no-op loop for `new` items on an empty store and on `big`."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from engine import run_baton  # bench/engine.py
+
+    best = {"empty": 0.0, "big": 0.0}
+    for round_ in range(2):
+        empty = SQLiteStore(folder / f"empty{round_}.db")
+        try:
+            best["empty"] = max(best["empty"], (await run_baton(empty, new, 64))["steps_per_s"])
+        finally:
+            await empty.close()
+        on_big = await run_baton(big, new, 64, prefix=f"new{round_}-")
+        best["big"] = max(best["big"], on_big["steps_per_s"])
+    return {
+        "new_items": float(new),
+        "empty_steps_per_s": best["empty"],
+        "big_steps_per_s": best["big"],
+        "big_vs_empty": best["big"] / best["empty"],
+    }
+
+
+async def main(items: int, repeat: int, new: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         store = SQLiteStore(Path(folder) / "big.db")
         try:
@@ -84,9 +112,16 @@ async def main(items: int, repeat: int) -> dict[str, float]:
                 "counts_ms": await median_ms(store.counts, repeat),
                 "old_counts_ms": await median_ms(old_counts, repeat),
             }
+            figures.update(await engine_steps(Path(folder), store, new))
         finally:
             await store.close()
     figures["speedup_1000"] = figures["old_ids_1000_ms"] / figures["ids_1000_ms"]
+    print(
+        f"the no-op loop, {figures['new_items']:,.0f} new items: "
+        f"{figures['empty_steps_per_s']:,.0f} steps/s on an empty store, "
+        f"{figures['big_steps_per_s']:,.0f} on the big one "
+        f"({figures['big_vs_empty']:.2f}x; target >= 0.95)"
+    )
     figures["ratio_1000_to_400"] = figures["ids_1000_ms"] / figures["ids_400_ms"]
     print(
         f"query for 400 ids: {figures['ids_400_ms']:.2f} ms; for 1,000 ids: "
@@ -105,5 +140,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--new", type=int, default=1000)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.items, args.repeat))))
+    print(json.dumps(asyncio.run(main(args.items, args.repeat, args.new))))

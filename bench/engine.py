@@ -63,16 +63,19 @@ def playbook(concurrency: int) -> Playbook:
     )
 
 
-def specs(n: int) -> list[ItemSpec]:
+def specs(n: int, prefix: str = "item-") -> list[ItemSpec]:
     return [
-        ItemSpec(id=f"item-{i}", objective="noop", inputs={"refine": i % 2 == 1}) for i in range(n)
+        ItemSpec(id=f"{prefix}{i}", objective="noop", inputs={"refine": i % 2 == 1})
+        for i in range(n)
     ]
 
 
-async def run_baton(store: Store, n: int, concurrency: int) -> dict[str, Any]:
+async def run_baton(
+    store: Store, n: int, concurrency: int, prefix: str = "item-"
+) -> dict[str, Any]:
     book = playbook(concurrency)
     engine = Engine(store, book, concurrency=concurrency, poll_interval=0.001)
-    ids = [i for i, _ in await engine.submit(book, specs(n))]
+    ids = [i for i, _ in await engine.submit(book, specs(n, prefix))]
     gc.collect()
     started = time.perf_counter()
     await engine.run(ids)
