@@ -468,3 +468,30 @@ async def test_a_scrape_reads_only_the_counters_it_shows(
     assert asked and set(asked) <= {*SCRAPED, "meta|"}, asked  # never every counter
     for line in ("baton_items_submitted_total 1.0", "baton_cycle_time_seconds_count 1.0"):
         assert line in whole and line in again
+
+
+async def test_audits_asked_at_once_share_one_verify(
+    store: Store, book: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty viewers opening the audit at once ran twenty verifies on the event loop."""
+    from baton.services import audit_verify
+
+    runs: list[bool] = []
+    verify = audit_verify.verify
+
+    async def counted(*args: object, **kw: object) -> object:
+        runs.append(bool(kw.get("full")))
+        await asyncio.sleep(0.2)  # a verify takes a while: the others arrive meanwhile
+        return await verify(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit_verify, "verify", counted)
+    async with client(store, [book]) as api:
+        await api.post("/api/items", json={"playbook": "notes", "items": [{"objective": "x"}]})
+        await run_engine(store, book)
+        calls = [api.get("/api/audit") for _ in range(20)]
+        calls += [api.get("/api/audit", params={"full": "true"}) for _ in range(5)]
+        answers = await asyncio.gather(*calls)
+        assert all(a.status_code == 200 and a.json()["ok"] for a in answers)
+        assert sorted(runs) == [False, True]  # one of each kind
+        await api.get("/api/audit")  # and a later call verifies again
+        assert len(runs) == 3

@@ -67,6 +67,7 @@ def create_app(
     app.state.playbooks = {b.name: b for b in playbooks or []}
     app.state.access = Access(store, local_user, loopback_only)
     app.state.hub = Hub(store)  # one follower of the feed for every live stream
+    app.state.flights = {}  # expensive reads running now, shared by who asks (deps.shared)
     app.include_router(router)
     app.include_router(lists)
     _errors(app)

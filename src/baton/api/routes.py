@@ -24,7 +24,7 @@ from ..services.auth import Identity, Role
 from ..store.feed import PAGE
 from . import models as m
 from .access import SESSION_COOKIE, csrf, same_origin
-from .deps import Admin, Operator, Reviewer, Viewer, access_of, playbooks_of, store_of
+from .deps import Admin, Operator, Reviewer, Viewer, access_of, playbooks_of, shared, store_of
 from .live import stream_for
 
 router = APIRouter(prefix="/api", responses=m.ERRORS)
@@ -290,9 +290,14 @@ async def audit(
 ) -> m.AuditOut:
     """Every log held to the heads the checkpoints recorded, its chain checked from the
     last verify checkpoint (`full`: from its first event): each first broken link, every
-    log cut short or gone. Writes no verify checkpoint (`baton audit verify` does)."""
-    found = await audit_verify.verify(store_of(request), expect, full=full, record=False)
-    return m.AuditOut.of(found)
+    log cut short or gone. Writes no verify checkpoint (`baton audit verify` does). Calls
+    that arrive while the same verify runs share its answer."""
+    store = store_of(request)
+
+    async def run() -> audit_verify.Verified:
+        return await audit_verify.verify(store, expect, full=full, record=False)
+
+    return m.AuditOut.of(await shared(request, ("audit", expect, full), run))
 
 
 @router.get("/events", response_model=list[m.EventOut], tags=["events"])
