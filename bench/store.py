@@ -59,6 +59,7 @@ from baton.store.redis.transport import parse_url
 
 sys.path.insert(0, str(Path(__file__).parent))
 import engine as noop  # bench/engine.py: the no-op playbook and its items
+import redis_steps  # part 4: one step's round trips on Redis at concurrency 1
 
 OPS = {
     "append": "append (1 event + summary)",
@@ -576,6 +577,10 @@ def main() -> None:
     )
     parser.add_argument("--skip-redis", action="store_true", help="memory and SQLite only")
     parser.add_argument("--pickups", type=int, default=50, help="items submitted one by one")
+    parser.add_argument("--step-items", type=int, default=500, help="items at concurrency 1")
+    parser.add_argument(
+        "--steps-only", action="store_true", help="only part 4: one step's cost on Redis"
+    )
     parser.add_argument("--worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--idle-worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=600.0, help=argparse.SUPPRESS)
@@ -593,6 +598,15 @@ def main() -> None:
     skipped = "--skip-redis given" if args.skip_redis else redis_problem(args.redis)
     if skipped:
         print(f"Redis: skipped ({skipped}); measuring memory and SQLite only", flush=True)
+    steps = None
+    if not skipped:
+        print("measuring one step on Redis at concurrency 1...", file=sys.stderr, flush=True)
+        steps = asyncio.run(redis_steps.steps_at_concurrency_1(args.redis, args.step_items))
+    if args.steps_only:
+        if steps is not None:
+            redis_steps.print_steps(steps)
+        print(json.dumps({"bench": "store", "redis_skipped": skipped, "redis_steps": steps}))
+        return
     entries = asyncio.run(event_templates())
     latency: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -637,6 +651,8 @@ def main() -> None:
     passed = print_latencies(latency, args)
     fleet_ok = print_fleet(baseline, runs, args)
     print_pickup(pickups)
+    if steps is not None:
+        redis_steps.print_steps(steps)
     if skipped:
         print(f"Redis: skipped ({skipped})")
     figures = {
@@ -651,6 +667,7 @@ def main() -> None:
         "baseline_memory": baseline,
         "redis_workers": runs,
         "pickup": pickups,
+        "redis_steps": steps,
         "targets": TARGETS,
         "passed": {**passed, "redis_2_workers": fleet_ok},
     }

@@ -42,6 +42,11 @@ class RedisStore:
     def reconnect(self) -> float | None:
         return self._t.reconnect
 
+    @property
+    def transport(self) -> Transport:
+        """The connection (its `round_trips`, `commands` and `sent` count what it sent)."""
+        return self._t
+
     # --- writes ---------------------------------------------------------------------------
     async def append(
         self,
