@@ -312,14 +312,15 @@ async def worker(url: str, items: int, concurrency: int, poll: float, timeout: f
     engine = Engine(store, noop.playbook(concurrency), concurrency=concurrency, poll_interval=poll)
     ids = [s.id for s in noop.specs(items) if s.id is not None]
     claimed: list[Claim] = []
-    claim = store.claim
+    assert isinstance(store, RedisStore)
+    claim = store.claim_logs  # what the engine claims with on Redis
 
-    async def counted(owner: str, **kw: Any) -> list[Claim]:
+    async def counted(owner: str, **kw: Any) -> list[tuple[Claim, list[Event]]]:
         got = await claim(owner, **kw)
-        claimed.extend(got)
+        claimed.extend(c for c, _ in got)
         return got
 
-    store.claim = counted  # type: ignore[method-assign]
+    store.claim_logs = counted  # type: ignore[method-assign]
     await store.query(item_ids=ids[:1])  # connected before the clock starts
     print("ready", flush=True)
     sys.stdin.readline()
