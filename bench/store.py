@@ -59,6 +59,7 @@ from baton.store.redis.transport import parse_url
 
 sys.path.insert(0, str(Path(__file__).parent))
 import engine as noop  # bench/engine.py: the no-op playbook and its items
+import redis_steps  # part 4: one step's round trips on Redis at concurrency 1
 
 OPS = {
     "append": "append (1 event + summary)",
@@ -311,14 +312,15 @@ async def worker(url: str, items: int, concurrency: int, poll: float, timeout: f
     engine = Engine(store, noop.playbook(concurrency), concurrency=concurrency, poll_interval=poll)
     ids = [s.id for s in noop.specs(items) if s.id is not None]
     claimed: list[Claim] = []
-    claim = store.claim
+    assert isinstance(store, RedisStore)
+    claim = store.claim_logs  # what the engine claims with on Redis
 
-    async def counted(owner: str, **kw: Any) -> list[Claim]:
+    async def counted(owner: str, **kw: Any) -> list[tuple[Claim, list[Event]]]:
         got = await claim(owner, **kw)
-        claimed.extend(got)
+        claimed.extend(c for c, _ in got)
         return got
 
-    store.claim = counted  # type: ignore[method-assign]
+    store.claim_logs = counted  # type: ignore[method-assign]
     await store.query(item_ids=ids[:1])  # connected before the clock starts
     print("ready", flush=True)
     sys.stdin.readline()
@@ -576,6 +578,10 @@ def main() -> None:
     )
     parser.add_argument("--skip-redis", action="store_true", help="memory and SQLite only")
     parser.add_argument("--pickups", type=int, default=50, help="items submitted one by one")
+    parser.add_argument("--step-items", type=int, default=500, help="items at concurrency 1")
+    parser.add_argument(
+        "--steps-only", action="store_true", help="only part 4: one step's cost on Redis"
+    )
     parser.add_argument("--worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--idle-worker", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=600.0, help=argparse.SUPPRESS)
@@ -593,6 +599,15 @@ def main() -> None:
     skipped = "--skip-redis given" if args.skip_redis else redis_problem(args.redis)
     if skipped:
         print(f"Redis: skipped ({skipped}); measuring memory and SQLite only", flush=True)
+    steps = None
+    if not skipped:
+        print("measuring one step on Redis at concurrency 1...", file=sys.stderr, flush=True)
+        steps = asyncio.run(redis_steps.steps_at_concurrency_1(args.redis, args.step_items))
+    if args.steps_only:
+        if steps is not None:
+            redis_steps.print_steps(steps)
+        print(json.dumps({"bench": "store", "redis_skipped": skipped, "redis_steps": steps}))
+        return
     entries = asyncio.run(event_templates())
     latency: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -637,6 +652,8 @@ def main() -> None:
     passed = print_latencies(latency, args)
     fleet_ok = print_fleet(baseline, runs, args)
     print_pickup(pickups)
+    if steps is not None:
+        redis_steps.print_steps(steps)
     if skipped:
         print(f"Redis: skipped ({skipped})")
     figures = {
@@ -651,6 +668,7 @@ def main() -> None:
         "baseline_memory": baseline,
         "redis_workers": runs,
         "pickup": pickups,
+        "redis_steps": steps,
         "targets": TARGETS,
         "passed": {**passed, "redis_2_workers": fleet_ok},
     }

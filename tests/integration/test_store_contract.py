@@ -17,6 +17,7 @@ import pytest
 from baton.core.events import chain, verify_chain
 from baton.errors import LeaseLost, StoreError, VersionConflict
 from baton.store import ItemSummary, SQLiteStore, Store, open_store
+from baton.store.base import claim_logs
 from baton.store.paging import position
 
 BACKENDS = ["memory", "sqlite", "redis"]
@@ -151,6 +152,29 @@ async def test_claim_is_exclusive_and_honours_queues(store: Store) -> None:
     assert len(got) == len(set(got)) == 15
     assert all(int(i[1:]) < 15 for i in got)
     assert await ids(store, "late", limit=5, lease_seconds=30, queues=["q"]) == []
+
+
+async def test_claim_logs_hands_out_each_claimed_item_with_its_log(store: Store) -> None:
+    """What the engine claims with: leases as `claim` gives them, each with the item's whole
+    log (Redis reads it in the claim's own step; the others load it after)."""
+    for i in range(4):
+        await put(store, f"i{i}")
+    got = await claim_logs(store, "w", limit=3, lease_seconds=30, queues=["q"])
+    assert [c.item_id for c, _ in got] == ["i0", "i1", "i2"]
+    for c, events in got:
+        assert events == await store.load(c.item_id)
+        assert [(e.seq, e.kind) for e in events] == [(1, "item.submitted")]
+        stored = await store.append(  # the fence handed out is the lease's own
+            c.item_id,
+            1,
+            chain(c.item_id, 1, events[-1].hash, 2.0, [("x", {})]),
+            summary(c.item_id, 2),
+            fence=c.fence,
+        )
+        assert [e.seq for e in stored] == [2]
+    assert await claim_logs(store, "late", limit=3, lease_seconds=30, queues=["q"]) != []
+    assert await claim_logs(store, "later", limit=3, lease_seconds=30, queues=["q"]) == []
+    assert await claim_logs(store, "none", limit=0, lease_seconds=30) == []
 
 
 async def test_claims_take_started_items_before_never_started_ones(store: Store) -> None:

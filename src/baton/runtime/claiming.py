@@ -17,6 +17,7 @@ from collections.abc import Collection
 from typing import Any
 
 from ..config.playbook import Playbook
+from ..core.events import Event
 from ..core.state import ItemState, fold
 from ..core.vocabulary import FINAL_STATUSES
 from .driver import ItemDriver, Shared
@@ -88,16 +89,16 @@ class Claimer:
                 if (pending is not None and not pending) or shutdown.draining.is_set():
                     break
                 free = self.concurrency - len(tasks)
-                claimed = await leases.claim(free, self.books) if free > 0 else []
+                claimed = await leases.claim(free, self.books) if free > 0 else {}
                 if claimed:
                     log.debug("claimed %s", ", ".join(claimed))
-                for item_id in claimed:
+                for item_id, events in claimed.items():
                     if item_id in tasks:
                         # still driving it: this engine's lease lapsed (a pause, an outage)
                         # and it claimed the item again; its driver goes on under the new
                         # fence, and the version check catches anything written meanwhile
                         continue
-                    task = asyncio.create_task(self._drive(item_id), name=item_id)
+                    task = asyncio.create_task(self._drive(item_id, events), name=item_id)
                     task.add_done_callback(finished.put_nowait)
                     tasks[item_id] = task
                 if claimed and len(tasks) < self.concurrency:
@@ -172,8 +173,10 @@ class Claimer:
             if task.done() and not task.cancelled():
                 task.result()  # an engine bug surfaces here
 
-    async def _drive(self, item_id: str) -> ItemState | None:
-        state = fold(item_id, await self.shared.store.load(item_id))
+    async def _drive(self, item_id: str, events: list[Event]) -> ItemState | None:
+        """Drive a claimed item from its log as read at the claim (a log moved since is a
+        version conflict at the first append: the driver reloads and decides again)."""
+        state = fold(item_id, events)
         await hydrate(self.shared.store, state)
         book = self.books.get(state.queue)
         if book is None:  # not one of ours after all

@@ -93,6 +93,8 @@ class ItemDriver:
         self.state = state
         self.round: Round | None = None  # a best-of-N round running here
         self.taken_from: set[str] = set()  # engines whose work this driver took over
+        # the fence of the lease given back by this driver's latest append (not runnable)
+        self.released: int | None = None
 
     @property
     def running(self) -> Collection[int]:
@@ -149,9 +151,12 @@ class ItemDriver:
         return shutdown.halted.is_set() or isinstance(step, Delegate | Fanout | Scope)
 
     async def let_go(self) -> ItemState:
-        """Nothing more for this engine to do with the item (for now): give it back."""
+        """Done with the item (for now): give it back, unless its latest append did."""
         await self.tidy()
-        await self.shared.leases.release([self.state.item_id])
+        leases, item_id = self.shared.leases, self.state.item_id
+        if self.released is None or self.released != leases.fences.get(item_id):
+            await leases.release([item_id])
+        leases.forget(item_id)
         return self.state
 
     async def perform(self, step: Step) -> Step | Conflict | Outdated:
@@ -202,8 +207,10 @@ class ItemDriver:
             try:
                 stored = await record(shared.store, transition, fence)
             except VersionConflict as exc:
+                self.released = None
                 await reload(shared.store, state)
                 return Conflict(exc.log, exc.expected, exc.actual)
+            self.released = None if transition.summary.runnable else fence
         shared.bus.publish(stored)
         return transition.step
 

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 from ..core import events as ev
 from ..core.bookkeeping import Entry
+from ..core.events import Event
 from ..core.state import ItemState
 from ..core.vocabulary import ACTIVE_STATUSES
 from ..errors import LeaseLost
-from ..store.base import Store
+from ..store.base import Store, claim_logs
 from .shutdown import Latch
 
 log = logging.getLogger("baton.engine")
@@ -84,17 +85,18 @@ class Leases:
     def held(self) -> set[str]:
         return set(self.fences)
 
-    async def claim(self, limit: int, queues: Collection[str]) -> list[str]:
-        """Lease up to `limit` runnable items of `queues` that nobody holds."""
-        claimed = await self.store.claim(
-            self.owner, limit=limit, lease_seconds=self.seconds, queues=list(queues)
+    async def claim(self, limit: int, queues: Collection[str]) -> dict[str, list[Event]]:
+        """Lease up to `limit` runnable items of `queues` that nobody holds; each with its
+        log as of the claim (read in the claim's step where the store can)."""
+        claimed = await claim_logs(
+            self.store, self.owner, limit=limit, lease_seconds=self.seconds, queues=list(queues)
         )
-        for item_id, fence in claimed:
+        for (item_id, fence), _ in claimed:
             self.fences[item_id] = fence
             signal = self._lost.get(item_id)
             if signal is not None and signal.is_set():  # a driver heard it: a fresh one
                 del self._lost[item_id]
-        return [c.item_id for c in claimed]
+        return {c.item_id: events for c, events in claimed}
 
     def fence(self, item_id: str) -> int:
         """The fence of this engine's lease on the item, for its appends (LeaseLost when

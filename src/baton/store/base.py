@@ -13,6 +13,7 @@ longer than the lease) can write nothing more for the item once another has clai
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
@@ -161,6 +162,34 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ClaimsLogs(Protocol):
+    """A store that claims items and reads their logs in one step (Redis: one round trip)."""
+
+    async def claim_logs(
+        self, owner: str, *, limit: int, lease_seconds: float, queues: Collection[str] | None = None
+    ) -> list[tuple[Claim, list[Event]]]: ...
+
+
+async def claim_logs(
+    store: Store,
+    owner: str,
+    *,
+    limit: int,
+    lease_seconds: float,
+    queues: Collection[str] | None = None,
+) -> list[tuple[Claim, list[Event]]]:
+    """`store.claim`, each claimed item with its log as of the claim or later (a store
+    that can, in the claim's own step; any other, a load of each after the claim)."""
+    if isinstance(store, ClaimsLogs):
+        return await store.claim_logs(
+            owner, limit=limit, lease_seconds=lease_seconds, queues=queues
+        )
+    claims = await store.claim(owner, limit=limit, lease_seconds=lease_seconds, queues=queues)
+    logs = await asyncio.gather(*(store.load(c.item_id) for c in claims))
+    return list(zip(claims, logs, strict=True))
 
 
 Topic = Literal["feed", "work"]

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from importlib import resources
 from typing import Any
@@ -69,6 +70,11 @@ class Transport:
         self._sources = {n: _LUA.joinpath(f"{n}.lua").read_text("utf-8") for n in SCRIPTS}
         self._sha = {n: hashlib.sha1(s.encode()).hexdigest() for n, s in self._sources.items()}
         self._pending: list[_Op] = []
+        # what went to the server: pipelines (round trips), the commands in them, and those
+        # by operation (a bench or a test counts them; counting costs next to nothing)
+        self.round_trips = 0
+        self.commands = 0
+        self.sent: Counter[str] = Counter()
         self._sending: set[asyncio.Task[None]] = set()
         self._outage_since: float | None = None
         self._outage_reported = 0.0
@@ -168,6 +174,9 @@ class Transport:
         pipe = self.redis.pipeline(transaction=False)
         for op in ops:
             op.command(pipe)
+            self.sent[op.operation] += 1
+        self.round_trips += 1
+        self.commands += len(ops)
         return list(await pipe.execute(raise_on_error=False))
 
     def _error(self, operation: str, exc: BaseException) -> StoreError:

@@ -2,8 +2,9 @@
 -- items, then never-started ones, each oldest update first), on the server's
 -- clock (so workers on several machines agree). Expired leases are reclaimed first.
 -- Each claim raises the item's fence (`fences`), which the holder's appends carry.
--- KEYS[1]: the prefix. ARGV: owner, limit, lease seconds, queue... (none: every queue).
--- Returns {id, fence, id, fence, ...}.
+-- KEYS[1]: the prefix. ARGV: owner, limit, lease seconds, with logs ('1': each claimed
+-- item's log too, as it is at the claim), queue... (none: every queue).
+-- Returns {id, fence, id, fence, ...}, or with logs {id, fence, {entry...}, ...}.
 local p = KEYS[1]
 local owner = ARGV[1]
 local limit = tonumber(ARGV[2])
@@ -22,8 +23,9 @@ for _, id in ipairs(expired) do
   end
 end
 local queues = {}
-if #ARGV > 3 then
-  for i = 4, #ARGV do queues[#queues + 1] = ARGV[i] end
+local logs = ARGV[4] == '1'
+if #ARGV > 4 then
+  for i = 5, #ARGV do queues[#queues + 1] = ARGV[i] end
 else
   queues = redis.call('SMEMBERS', p .. 'queues')
 end
@@ -47,5 +49,8 @@ for i = 1, math.min(limit, #candidates) do
   redis.call('ZADD', p .. 'expiry', until_, id)
   got[#got + 1] = id
   got[#got + 1] = redis.call('HINCRBY', p .. 'fences', id, 1)
+  if logs then
+    got[#got + 1] = redis.call('LRANGE', p .. 'log:' .. id, 0, -1)
+  end
 end
 return got
