@@ -122,3 +122,34 @@ async def test_a_restarted_server_loses_nothing_acknowledged(tmp_path: Path) -> 
     finally:
         await store.close()
         server.kill()
+
+
+async def test_a_store_subscribes_to_the_topics_it_watches_only(store: RedisStore) -> None:
+    """An engine watches `work`; it was also sent a `feed` message for every append of
+    every process (CPU on the client for nothing)."""
+    client = store._t.redis
+
+    async def subscribed() -> set[str]:
+        for _ in range(100):  # the listener subscribes in the background
+            found = {c.decode() for c in await client.pubsub_channels(store.keys.prefix + "*")}
+            if found == expected:
+                return found
+            await asyncio.sleep(0.02)
+        return found
+
+    woken: list[str] = []
+    stop_work = store.watch("work", lambda: woken.append("work"))
+    expected = {store.keys.channel("work").decode()}
+    assert await subscribed() == expected
+    stop_feed = store.watch("feed", lambda: woken.append("feed"))
+    expected = {store.keys.channel(t).decode() for t in ("work", "feed")}
+    assert await subscribed() == expected
+    woken.clear()
+    await store.append("a", 0, chain("a", 0, "", 1.0, [("item.submitted", {})]), summary("a", 1))
+    for _ in range(100):
+        if {"work", "feed"} <= set(woken):
+            break
+        await asyncio.sleep(0.02)
+    assert {"work", "feed"} <= set(woken), woken
+    stop_work()
+    stop_feed()

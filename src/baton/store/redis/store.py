@@ -34,6 +34,8 @@ class RedisStore:
         self.keys = Keys(self.prefix)
         self._watchers = Watchers()
         self._listener: asyncio.Task[None] | None = None
+        self._topics: set[Topic] = set()  # the channels the listener subscribes to
+        self._stopping: set[asyncio.Task[None]] = set()  # listeners replaced, closing
         self._t = Transport(
             self.url, self.display, reconnect=reconnect, on_recovered=self._watchers.notify
         )
@@ -285,9 +287,17 @@ class RedisStore:
 
     # --- watching: pub/sub wake-ups ---------------------------------------------------------
     def watch(self, topic: Topic, callback: Callable[[], None]) -> Callable[[], None]:
+        """Subscribes to the channels of the topics watched, not all of them: an engine,
+        which watches `work`, is not sent a `feed` message for every append anywhere (a
+        new topic restarts the listener, whose first act is to have everyone look once)."""
         stop = self._watchers.add(topic, callback)
-        if self._listener is None or self._listener.done():
-            channels = {self.keys.channel(t): t for t in TOPICS}
+        if self._listener is None or self._listener.done() or topic not in self._topics:
+            if self._listener is not None:
+                self._listener.cancel()
+                self._stopping.add(self._listener)
+                self._listener.add_done_callback(self._stopping.discard)
+            self._topics.add(topic)
+            channels = {self.keys.channel(t): t for t in TOPICS if t in self._topics}
 
             def deliver(channel: bytes | None) -> None:
                 if channel is None:  # (re)subscribed: anything before it, look once
@@ -305,7 +315,8 @@ class RedisStore:
             return
         if self._listener is not None:
             self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+        listeners = [*self._stopping, *([self._listener] if self._listener else [])]
+        await asyncio.gather(*listeners, return_exceptions=True)
         await self._t.close()
 
     async def drop(self) -> None:
