@@ -6,10 +6,12 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from baton.store.base import Store
 
 Baton = Callable[..., subprocess.CompletedProcess[str]]
 Spawn = Callable[..., subprocess.Popen[str]]
@@ -126,3 +128,19 @@ def redis_store_url() -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def file_or_redis_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Store]:
+    """A real store, opened: a SQLite file in tmp_path, and (the second run) a prefix of
+    its own on the test Redis."""
+    from baton import open_store
+
+    url = str(tmp_path / "store.db")
+    if request.param == "redis":
+        url = str(request.getfixturevalue("redis_store_url"))
+    opened = open_store(url)
+    yield opened
+    await opened.close()

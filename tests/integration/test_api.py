@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from baton import Engine, load_playbook, open_store
+from baton import Engine, load_playbook
 from baton.api import create_app
 from baton.api.prometheus import SCRAPED
 from baton.services.auth import create_token
@@ -38,14 +37,9 @@ reviewers:
 """
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = str(tmp_path / "api.db")
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_store_url")
-    s = open_store(url)
-    yield s
-    await s.close()
+@pytest.fixture
+def store(file_or_redis_store: Store) -> Store:
+    return file_or_redis_store
 
 
 @pytest.fixture

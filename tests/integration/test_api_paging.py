@@ -4,27 +4,21 @@ Redis where one answers)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from baton import load_playbook, open_store
+from baton import load_playbook
 from baton.store.base import Store
 
 from .test_api import PLAYBOOK, client
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = str(tmp_path / "api.db")
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_store_url")
-    s = open_store(url)
-    yield s
-    await s.close()
+@pytest.fixture
+def store(file_or_redis_store: Store) -> Store:
+    return file_or_redis_store
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +30,9 @@ reviewers:
 """
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = str(tmp_path / "s.db")
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_store_url")
-    s = open_store(url)
-    yield s
-    await s.close()
+@pytest.fixture
+def store(file_or_redis_store: Store) -> Store:
+    return file_or_redis_store
 
 
 async def history(store: Store, folder: Path) -> dict[str, str]:

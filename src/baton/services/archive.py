@@ -42,6 +42,7 @@ from ..core.tally import Tally, pack, tally
 from ..core.vocabulary import Status
 from ..errors import InputError, StoreError, VersionConflict
 from ..store.base import Store
+from ..store.blobfiles import sync_folder
 from ..store.paging import position
 from .transfer import blob_line, event_lines
 
@@ -87,7 +88,7 @@ async def archive(
         written = await _write(store, chosen, partial)
         digest, size = _check(partial, written)
         os.replace(partial, path)
-        _sync_dir(folder)
+        sync_folder(folder)  # the new name on disk too
     finally:
         partial.unlink(missing_ok=True)
     done, changed, moved = 0, 0, 0
@@ -285,12 +286,3 @@ def _date(text: str) -> float:
 def _parts(rows: list[Any], size: int) -> Iterable[list[Any]]:
     for i in range(0, len(rows), size):
         yield rows[i : i + size]
-
-
-def _sync_dir(folder: Path) -> None:
-    """The file's new name on disk too (a directory's entry is flushed on its own)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

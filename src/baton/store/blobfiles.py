@@ -56,7 +56,7 @@ class BlobFolder:
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise
-            _sync_folder(target.parent)  # the rename itself survives a power loss
+            sync_folder(target.parent)  # the rename itself survives a power loss
 
     async def put(self, blobs: Mapping[str, bytes]) -> None:
         if not blobs:
@@ -79,7 +79,8 @@ class BlobFolder:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
+    """A folder's entries (a file just created or renamed in it) flushed to disk."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
