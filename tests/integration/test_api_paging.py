@@ -114,3 +114,31 @@ async def test_items_filter_by_tag_and_by_the_agents_they_ran_on(
         assert (await ids(api, agent="writer", tag="billing"))[0] == ["t1"]
         row = (await api.get("/api/items", params={"tag": "billing"})).json()["items"][0]
         assert (row["tags"], row["agents"]) == (["billing", "q3"], ["writer"])
+
+
+async def test_the_inbox_with_a_limit_reads_only_the_longest_waiting(
+    store: Store, books: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baton import Engine
+
+    async with client(store, books) as api:
+        body = {
+            "playbook": "notes",
+            "items": [{"id": f"r{n}", "objective": "x", "risk": "high"} for n in range(4)],
+        }
+        assert (await api.post("/api/items", json=body)).status_code == 201
+        ran = [f"r{n}" for n in range(4)]
+        await Engine(store, books[0], poll_interval=0.01).run(ran, wait_for_people=False)
+        everything = (await api.get("/api/inbox")).json()
+        assert sorted(e["item"] for e in everything) == ran
+        loaded: list[str] = []
+        load = store.load
+
+        async def counted(log: str, after: int = 0) -> list[Any]:
+            loaded.append(log)
+            return await load(log, after)
+
+        monkeypatch.setattr(store, "load", counted)
+        first = (await api.get("/api/inbox", params={"limit": 2})).json()
+        assert [e["item"] for e in first] == [e["item"] for e in everything[:2]]
+        assert sorted(loaded) == sorted(e["item"] for e in first)  # not every waiting log

@@ -545,3 +545,22 @@ def test_status_lists_a_bounded_number_of_open_items_and_counts_the_rest(
     assert [r["item_id"] for r in two["items"]] == ids[:2] and two["counts"] == {"queued": 7}
     refused = baton("status", "--limit", "-1")
     assert refused.returncode == 2 and "--limit" in refused.stderr
+
+
+def test_inbox_lists_the_longest_waiting_and_reads_only_theirs(
+    tmp_path: Path, baton: Baton
+) -> None:
+    """`baton inbox` loaded the log of every item waiting for a person (0.93 s with 1,081
+    of them on a 100,000-item store) to draw them all."""
+    (tmp_path / "playbook.yaml").write_text("name: by-hand\nagents:\n  me:\n    kind: human\n")
+    items = [arg for n in range(4) for arg in ("--item", f"question {n}")]
+    ids = baton("submit", "playbook.yaml", *items, check=True).stdout.split()[::2]
+    baton("resume", "--no-live", "--no-wait", timeout=60)  # each now waits for its work
+    everything = json.loads(baton("inbox", "--json", check=True).stdout)
+    assert [e["item"] for e in everything] == ids and {e["wait"] for e in everything} == {"work"}
+    two = baton("inbox", "--limit", "2", check=True).stdout
+    assert [i for i in ids if i in two] == ids[:2], two
+    assert "and more wait: `baton inbox --limit 0` lists them all" in two
+    assert all(i in baton("inbox", "--limit", "0", check=True).stdout for i in ids)
+    one = json.loads(baton("inbox", "--json", "--limit", "1", check=True).stdout)
+    assert [e["item"] for e in one] == ids[:1]

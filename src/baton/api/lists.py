@@ -75,6 +75,11 @@ def _invalid(field: str, message: str) -> RequestValidationError:
 
 
 @lists.get("/inbox", tags=["decisions"])
-async def inbox(request: Request, _: Viewer) -> list[dict[str, Any]]:
-    """What waits for a person, oldest first."""
-    return await views.inbox(store_of(request))
+async def inbox(
+    request: Request,
+    _: Viewer,
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="the longest waiting")] = None,
+) -> list[dict[str, Any]]:
+    """What waits for a person, oldest first (with `limit`, only the items that have waited
+    longest are read)."""
+    return await views.inbox(store_of(request), limit)

@@ -25,6 +25,7 @@ from .render import (
     one_line,
     status_text,
     timeline,
+    waiting_hint,
 )
 from .settings import flat
 
@@ -92,7 +93,7 @@ def show_cmd(ctx: Context, item: str, as_json: bool) -> None:
     )
     ctx.console.print(timeline(events))
     if state.waiting:
-        ctx.console.print(_waiting_hint(item, state.waiting["wait"]), style="bright_magenta")
+        ctx.console.print(waiting_hint(item, state.waiting["wait"]), style="bright_magenta")
 
 
 @main.command("blob")
@@ -119,20 +120,6 @@ def blob_cmd(ctx: Context, digest: str, output: str | None) -> None:
     sys.stdout.flush()
     sys.stdout.buffer.write(content)
     sys.stdout.buffer.flush()
-
-
-def _waiting_hint(item: str, wait: str) -> str:
-    if wait == "work":
-        return f"waits for a person to do the work: baton submit-result {item} FILE"
-    if wait == "escalation":
-        return (
-            f"escalated to a person: baton request-changes {item} -m '...'"
-            f"  or  baton reject {item} -m '...'"
-        )
-    return (
-        f"waits for a review: baton approve {item}"
-        f"  |  request-changes {item} -m '...'  |  reject {item} -m '...'"
-    )
 
 
 @main.command("events")
@@ -163,13 +150,16 @@ def events_cmd(ctx: Context, follow: bool, item: str | None, after: int, as_json
 
 
 @main.command("inbox")
+@click.option("--limit", type=click.IntRange(0), help="At most N listed (50; --json: all; 0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
-def inbox_cmd(ctx: Context, as_json: bool) -> None:
+def inbox_cmd(ctx: Context, limit: int | None, as_json: bool) -> None:
     """What waits for a person, oldest first: reviews to decide, work to do, escalations."""
     from ..services import views
 
-    entries = ctx.run(views.inbox)
+    cap = (0 if as_json else 50) if limit is None else limit
+    entries = ctx.run(lambda store: views.inbox(store, cap + 1 if cap else None))
+    more, entries = len(entries) > cap > 0, entries[:cap] if cap else entries
     if as_json:
         _json(ctx, entries)
         return
@@ -196,6 +186,8 @@ def inbox_cmd(ctx: Context, as_json: bool) -> None:
             act,
         )
     ctx.console.print(table)
+    if more:
+        ctx.line("and more wait: `baton inbox --limit 0` lists them all (`--json` too)")
 
 
 @main.command("metrics")

@@ -338,3 +338,18 @@ def agent_table(m: Metrics) -> Table:
             f"{score.cost:.4f}",
         )
     return table
+
+
+def waiting_hint(item: str, wait: str) -> str:
+    """What a person types next for an item that waits for them."""
+    if wait == "work":
+        return f"waits for a person to do the work: baton submit-result {item} FILE"
+    if wait == "escalation":
+        return (
+            f"escalated to a person: baton request-changes {item} -m '...'"
+            f"  or  baton reject {item} -m '...'"
+        )
+    return (
+        f"waits for a review: baton approve {item}"
+        f"  |  request-changes {item} -m '...'  |  reject {item} -m '...'"
+    )

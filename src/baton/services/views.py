@@ -15,10 +15,15 @@ if TYPE_CHECKING:  # loading a playbook (yaml, pydantic, the kinds) waits until 
     from ..config.playbook import Playbook
 
 
-async def inbox(store: Store) -> list[dict[str, Any]]:
-    """What waits for a person, oldest first: reviews to decide, work to do, escalations."""
+async def inbox(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
+    """What waits for a person, oldest first: reviews to decide, work to do, escalations
+    (the `limit` that have waited longest: a waiting item's row changed last when it
+    began to wait, so only theirs are loaded)."""
     out = []
-    for row in await store.query(waiting=True, limit=None):
+    rows = await store.query(waiting=True, limit=None)
+    if limit is not None:
+        rows = sorted(rows, key=lambda r: (r.updated_at, r.item_id))[:limit]
+    for row in rows:
         state = await load_state(store, row.item_id)
         waiting = state.waiting or {}
         out.append(
