@@ -110,6 +110,7 @@ def test_status_reads_the_store_without_the_engine_or_playbooks(tmp_path: Path) 
         "baton.cli.live",
         "baton.cli.people",
         "baton.store.redis",  # a SQLite store opens no other backend
+        "baton.store.memory",  # nor the memory store (baton.store imports on first use)
     ):
         assert module not in modules
 
