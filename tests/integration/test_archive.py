@@ -232,3 +232,20 @@ def test_the_cutoff_is_read_from_a_date_or_an_age() -> None:
     for before, older, message in cases:
         with pytest.raises(InputError, match=message):
             archive.cutoff(before, older, now)
+
+
+async def test_a_marker_naming_a_path_is_not_followed(tmp_path: Path) -> None:
+    from baton.core.events import chain
+    from baton.store import MemoryStore
+
+    store = MemoryStore()
+    await history(store, tmp_path)
+    row = (await store.query(item_ids=["done0"]))[0]
+    head = (await store.load("done0"))[-1]
+    data = {"through": head.seq, "head": head.hash, "archive": "../outside.gz", "sha256": "0"}
+    marker = chain("done0", head.seq, head.hash, 2.0, [("item.archived", data)])
+    await store.append("done0", head.seq, marker, row._replace(version=head.seq + 1))
+    (tmp_path / "outside.gz").write_bytes(b"not the archive")
+    (held,) = await archive.check_files(store, tmp_path / "a")
+    assert (held.name, held.items) == ("../outside.gz", 1)
+    assert held.problem == "'../outside.gz' is not a file name"

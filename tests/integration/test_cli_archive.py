@@ -61,6 +61,19 @@ def test_archive_what_ended_and_read_it_back_elsewhere(tmp_path: Path, baton: Ba
     again = baton("archive", "--before", "2999-01-01", "--to", str(folder), check=True)
     assert "nothing to archive" in again.stdout
 
+    held = baton("archive", "--check", "--to", str(folder), check=True).stdout
+    assert f"{files[0].name}: 1 item(s), there and whole" in held
+    refused = baton("archive", "--check", "--before", "2999-01-01")
+    assert refused.returncode != 0 and "--check takes only --to DIR" in refused.stderr
+    kept = files[0].read_bytes()
+    files[0].write_bytes(kept[:-1] + bytes([kept[-1] ^ 1]))  # one bit flipped
+    changed = baton("archive", "--check", "--to", str(folder), "--json")
+    assert changed.returncode == 1 and "as recorded: it changed" in changed.stdout
+    files[0].unlink()
+    gone = baton("archive", "--check", "--to", str(folder))
+    assert gone.returncode == 1 and "is missing" in gone.stdout, gone.stdout
+    files[0].write_bytes(kept)
+
     elsewhere = ("--store", str(tmp_path / "elsewhere.db"))
     imported = baton(*elsewhere, "import", str(files[0]), check=True)
     assert "(1 items)" in imported.stderr, imported.stderr

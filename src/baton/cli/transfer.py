@@ -3,6 +3,7 @@ import, archive, reset."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -114,6 +115,7 @@ def _unpacked(content: bytes, name: str) -> bytes:
 )
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many items.")
 @click.option("--dry-run", is_flag=True, help="Say what would be archived; change nothing.")
+@click.option("--check", is_flag=True, help="Hold the files to what the markers recorded.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
 def archive_cmd(
@@ -123,6 +125,7 @@ def archive_cmd(
     folder: str | None,
     limit: int | None,
     dry_run: bool,
+    check: bool,
     as_json: bool,
 ) -> None:
     """Move the logs of items that ended (accepted, failed, cancelled) before a date into
@@ -131,13 +134,19 @@ def archive_cmd(
     The file (gzip JSON lines, `baton import` takes it) is written and read back whole
     before anything in the store changes; each item then gets a marker that records its
     head and the file's sha256, so `baton audit verify` still proves nothing was removed
-    without a record. Keep the files: they are the archived items' only record.
+    without a record. Keep the files: they are the archived items' only record; `--check`
+    holds every file the markers name to the sha256 they recorded (exit 1 if one is
+    missing or changed).
     """
     from ..services.archive import archive, cutoff
     from .app import whoami
 
-    until = cutoff(before, older_than, time.time())
     where = Path(folder) if folder else ctx.state_dir / "archive"
+    if check:
+        if before or older_than or dry_run or limit:
+            raise InputError("--check takes only --to DIR (and --json): it archives nothing")
+        return _check_files(ctx, where, as_json)
+    until = cutoff(before, older_than, time.time())
 
     async def go(store: Store) -> Any:
         by = f"human:{whoami()}"
@@ -145,8 +154,6 @@ def archive_cmd(
 
     done = ctx.run(go)
     if as_json:
-        import json
-
         out = {**done.__dict__, "path": str(done.path) if done.path else None, "before": until}
         ctx.line(json.dumps(out))
         return
@@ -166,6 +173,20 @@ def archive_cmd(
         ctx.line(f"{done.changed} item(s) changed meanwhile and keep their events in the store")
     if done.finished:
         ctx.line(f"finished {done.finished} item(s) an earlier archive run was cut off on")
+
+
+def _check_files(ctx: Context, folder: Path, as_json: bool) -> None:
+    from ..services.archive import check_files
+
+    held = ctx.run(lambda store: check_files(store, folder))
+    if as_json:
+        ctx.line(json.dumps([h.__dict__ for h in held]))
+    elif not held:
+        ctx.line("no item of this store is archived")
+    for h in [] if as_json else held:
+        ctx.line(f"{h.name}: {h.items} item(s), {h.problem or 'there and whole'}")
+    if any(h.problem for h in held):
+        raise click.exceptions.Exit(1)
 
 
 def backup_path(ctx: Context) -> Path:

@@ -240,6 +240,57 @@ async def _mark(
     return True
 
 
+@dataclass(frozen=True)
+class Held:
+    """One archive file as the store's markers name it, and what was found of it."""
+
+    name: str
+    sha256: str  # what the markers recorded
+    items: int  # how many archived items it holds
+    problem: str = ""  # "" when the file is there, whole
+
+
+async def check_files(store: Store, folder: Path) -> list[Held]:
+    """Every archive file the store's markers name, held to the sha256 they recorded:
+    missing, unreadable or changed files are named (the archived items' only record)."""
+    named: dict[tuple[str, str], int] = {}
+    cursor = None
+    while True:
+        rows = await store.query(cursor=cursor, limit=PAGE)
+        ended = [r for r in rows if r.status in ENDED and r.version > 1]
+        for part in _parts(ended, AT_ONCE):
+            lasts = await asyncio.gather(*(store.load(r.item_id, r.version - 1) for r in part))
+            for last in lasts:
+                if last and ev.archived_through(last[0]) is not None:
+                    key = (str(last[0].data.get("archive")), str(last[0].data.get("sha256")))
+                    named[key] = named.get(key, 0) + 1
+        if len(rows) < PAGE:
+            break
+        cursor = position(rows[-1])
+    found = []
+    for (name, digest), items in sorted(named.items()):
+        plain = Path(name).name == name and name not in ("", ".", "..")
+        problem = _problem(folder / name, digest) if plain else f"{name!r} is not a file name"
+        found.append(Held(name, digest, items, problem))
+    return found
+
+
+def _problem(path: Path, digest: str) -> str:
+    """What is wrong with an archive file against the sha256 recorded of it ("": none)."""
+    if not path.is_file():
+        return f"{path} is missing"
+    sha = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                sha.update(chunk)
+    except OSError as exc:
+        return f"{path} cannot be read: {exc}"
+    if sha.hexdigest() != digest:
+        return f"{path} has sha256 {sha.hexdigest()}, not {digest} as recorded: it changed"
+    return ""
+
+
 def cutoff(before: str | None, older_than: str | None, now: float) -> float:
     """The time `--before DATE` or `--older-than AGE` names; InputError saying what is
     wrong with anything else."""
