@@ -112,6 +112,16 @@ def site(tmp_path: Path, baton: Baton) -> Iterator[tuple[str, dict[str, str]]]:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+def log_in(page: object, url: str, token: str) -> None:
+    """Open the page, log in with `token`, and wait for its live stream."""
+    from playwright.sync_api import expect
+
+    page.goto(url + "/")  # type: ignore[attr-defined]
+    page.fill("#token", token)  # type: ignore[attr-defined]
+    page.click("button[type=submit]")  # type: ignore[attr-defined]
+    expect(page.locator("#live")).to_have_class("live on")  # type: ignore[attr-defined]
+
+
 def shot(page: object, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
@@ -228,11 +238,8 @@ def test_revoking_the_token_sends_its_open_page_back_to_the_login(
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(url + "/")
-            page.fill("#token", tokens["viewer"])
-            page.click("button[type=submit]")
+            log_in(page, url, tokens["viewer"])
             expect(page.locator("#who")).to_have_text("viewer-1 (viewer)")
-            expect(page.locator("#live")).to_have_class("live on")
             baton("token", "revoke", "viewer-1", check=True)
             # the server ends the live stream, saying why; the page asks to log in again
             expect(page.locator("#token")).to_be_visible(timeout=20_000)
@@ -266,10 +273,7 @@ def test_live_updates_keep_what_is_typed_and_the_board_shows_the_newest(
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(url + "/")
-            page.fill("#token", tokens["operator"])
-            page.click("button[type=submit]")
-            expect(page.locator("#live")).to_have_class("live on")
+            log_in(page, url, tokens["operator"])
 
             made = submit([f"note {n}" for n in range(60)])  # each waits for the lead
             column = page.locator('[data-status="waiting_human"]')

@@ -82,9 +82,8 @@ def create_app(
     async def prometheus(request: Request) -> PlainTextResponse:
         """Every figure in Prometheus text format (for a scraper: a viewer token)."""
         need(await request.app.state.access.identify(request), Role.VIEWER)
-        counters: dict[str, int] = {}
-        for prefix in SCRAPED:  # not the hourly series: they grow with the history's hours
-            counters.update(await readmodel.current(store, prefix))
+        # not the hourly series: they grow with the hours the history spans
+        counters = await readmodel.current(store, SCRAPED)
         return PlainTextResponse(
             exposition(await store.counts(), counters), media_type=CONTENT_TYPE_LATEST
         )

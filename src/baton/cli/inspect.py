@@ -35,18 +35,28 @@ if TYPE_CHECKING:  # what each command needs is imported in its body: `baton sta
     from ..store.base import Store
 
 
+LISTED = click.option(
+    "--limit", type=click.IntRange(0), help="At most N listed (50; --json: all; 0: all)."
+)
+
+
+def listed(limit: int | None, as_json: bool) -> int:
+    """How many rows a listing shows (0: all): 50 at a terminal, all as JSON, unless asked."""
+    return (0 if as_json else 50) if limit is None else limit
+
+
 def _json(ctx: Context, value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
 @main.command("status")
 @click.option("--all", "show_all", is_flag=True, help="List finished items too.")
-@click.option("--limit", type=click.IntRange(0), help="At most N listed (50; --json: all; 0: all).")
+@LISTED
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
 def status_cmd(ctx: Context, show_all: bool, limit: int | None, as_json: bool) -> None:
     """Items by state, and the items still open (escalated ones too: a person owns them)."""
-    cap = (0 if as_json else 50) if limit is None else limit
+    cap = listed(limit, as_json)
     statuses = None if show_all else [s.value for s in (*OPEN_STATUSES, Status.ESCALATED)]
 
     async def go(store: Store) -> tuple[dict[str, int], list[Any]]:
@@ -150,14 +160,14 @@ def events_cmd(ctx: Context, follow: bool, item: str | None, after: int, as_json
 
 
 @main.command("inbox")
-@click.option("--limit", type=click.IntRange(0), help="At most N listed (50; --json: all; 0: all).")
+@LISTED
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
 def inbox_cmd(ctx: Context, limit: int | None, as_json: bool) -> None:
     """What waits for a person, oldest first: reviews to decide, work to do, escalations."""
     from ..services import views
 
-    cap = (0 if as_json else 50) if limit is None else limit
+    cap = listed(limit, as_json)
     entries = ctx.run(lambda store: views.inbox(store, cap + 1 if cap else None))
     more, entries = len(entries) > cap > 0, entries[:cap] if cap else entries
     if as_json:

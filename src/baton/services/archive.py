@@ -27,7 +27,7 @@ import gzip
 import hashlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,32 +109,37 @@ async def _choose(
     store: Store, before: float, limit: int | None, *, repair: bool
 ) -> tuple[list[ItemSummary], int]:
     """The items to archive, oldest first, and how many markers of a run that was cut
-    off were finished (their events dropped) on the way. Every row is read once, in
-    creation order (a page searches the index from its cursor)."""
+    off were finished (their events dropped) on the way."""
     chosen: list[ItemSummary] = []
     finished = 0
+    async for row, last in _ended(store, lambda r: r.updated_at < before):
+        through = ev.archived_through(last) if last else None
+        if through is None:
+            chosen.append(row)
+            if limit is not None and len(chosen) >= limit:
+                break
+        elif repair:  # archived already: drop what a cut-off run left behind
+            finished += await store.forget(row.item_id, through) > 0
+    return chosen, finished
+
+
+async def _ended(
+    store: Store, keep: Callable[[ItemSummary], bool]
+) -> AsyncIterator[tuple[ItemSummary, Event | None]]:
+    """Each ended item's row that `keep` takes, with its last event, in creation order:
+    every row read once (a page searches the index from its cursor), the last events
+    loaded AT_ONCE at a time."""
     cursor = None
-    while limit is None or len(chosen) < limit:
+    while True:
         rows = await store.query(cursor=cursor, limit=PAGE)
-        if not rows:
-            break
-        cursor = position(rows[-1])
-        ended = [
-            r
-            for r in rows
-            if r.status in ENDED and r.updated_at < before and not r.runnable and r.version
-        ]
+        ended = [r for r in rows if r.status in ENDED and not r.runnable and r.version and keep(r)]
         for part in _parts(ended, AT_ONCE):
             lasts = await asyncio.gather(*(store.load(r.item_id, r.version - 1) for r in part))
             for row, last in zip(part, lasts, strict=True):
-                through = ev.archived_through(last[0]) if last else None
-                if through is None:
-                    chosen.append(row)
-                elif repair:  # archived already: drop what a cut-off run left behind
-                    finished += await store.forget(row.item_id, through) > 0
+                yield row, last[0] if last else None
         if len(rows) < PAGE:
-            break
-    return chosen[:limit], finished
+            return
+        cursor = position(rows[-1])
 
 
 async def _write(store: Store, rows: list[ItemSummary], partial: Path) -> dict[str, int]:
@@ -203,11 +208,16 @@ def _check(path: Path, written: dict[str, int]) -> tuple[str, int]:
         raise StoreError(f"{path}: the archive just written does not read back: {exc}") from exc
     if counted != written:
         raise StoreError(f"{path}: the archive just written does not hold every event it should")
+    return _sha256(path), path.stat().st_size
+
+
+def _sha256(path: Path) -> str:
+    """The file's sha256, read a megabyte at a time."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
-    return digest.hexdigest(), path.stat().st_size
+    return digest.hexdigest()
 
 
 async def _mark(
@@ -254,19 +264,10 @@ async def check_files(store: Store, folder: Path) -> list[Held]:
     """Every archive file the store's markers name, held to the sha256 they recorded:
     missing, unreadable or changed files are named (the archived items' only record)."""
     named: dict[tuple[str, str], int] = {}
-    cursor = None
-    while True:
-        rows = await store.query(cursor=cursor, limit=PAGE)
-        ended = [r for r in rows if r.status in ENDED and r.version > 1]
-        for part in _parts(ended, AT_ONCE):
-            lasts = await asyncio.gather(*(store.load(r.item_id, r.version - 1) for r in part))
-            for last in lasts:
-                if last and ev.archived_through(last[0]) is not None:
-                    key = (str(last[0].data.get("archive")), str(last[0].data.get("sha256")))
-                    named[key] = named.get(key, 0) + 1
-        if len(rows) < PAGE:
-            break
-        cursor = position(rows[-1])
+    async for _, last in _ended(store, lambda r: r.version > 1):
+        if last is not None and ev.archived_through(last) is not None:
+            key = (str(last.data.get("archive")), str(last.data.get("sha256")))
+            named[key] = named.get(key, 0) + 1
     found = []
     for (name, digest), items in sorted(named.items()):
         plain = Path(name).name == name and name not in ("", ".", "..")
@@ -279,15 +280,12 @@ def _problem(path: Path, digest: str) -> str:
     """What is wrong with an archive file against the sha256 recorded of it ("": none)."""
     if not path.is_file():
         return f"{path} is missing"
-    sha = hashlib.sha256()
     try:
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                sha.update(chunk)
+        found = _sha256(path)
     except OSError as exc:
         return f"{path} cannot be read: {exc}"
-    if sha.hexdigest() != digest:
-        return f"{path} has sha256 {sha.hexdigest()}, not {digest} as recorded: it changed"
+    if found != digest:
+        return f"{path} has sha256 {found}, not {digest} as recorded: it changed"
     return ""
 
 

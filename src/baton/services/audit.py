@@ -170,11 +170,9 @@ def compare(
     ends = events[-1].seq if events else 0
     archived = ev.archived_through(events[0]) if events else None
     if head is not None and archived is not None and head.seq <= archived:
-        # in the archive file the log's marker names: only its last hash is still here
-        if head.seq == archived and head.hash != events[0].prev:
-            where = f"checkpoint {head.checkpoint} recorded hash {_short(head.hash)}"
-            problem = f"log {name} was archived through seq {head.seq} at another head than {where}"
-            found.append(Finding(name, head.seq, problem))
+        where = f"checkpoint {head.checkpoint} recorded hash {_short(head.hash)}"
+        problem = archived_head(name, head, archived, events[0].prev, where)
+        found.extend([problem] if problem else [])
         head = None
     if head is not None:
         where = f"checkpoint {head.checkpoint} recorded seq {head.seq} (hash {_short(head.hash)})"
@@ -202,6 +200,16 @@ def compare(
             )
         )
     return found
+
+
+def archived_head(name: str, head: Head, through: int, last: str, where: str) -> Finding | None:
+    """What is wrong with a head (at or before `through`) of a log whose events up to
+    `through` are in an archive file: only the last one's hash (`last`, its marker's prev)
+    is still in the store to hold it to."""
+    if head.seq == through and head.hash != last:
+        problem = f"log {name} was archived through seq {head.seq} at another head than {where}"
+        return Finding(name, head.seq, problem)
+    return None
 
 
 def uncovered(events: Sequence[Event], head: Head | None) -> int:

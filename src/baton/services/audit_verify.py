@@ -34,7 +34,7 @@ from ..core.vocabulary import AUDIT_LOG, VERIFIED_LOG
 from ..errors import VersionConflict
 from ..runtime.recording import event_limit
 from ..store.base import Store
-from .audit import Audit, Finding, Head, _checkpoint, expected_hash, fold_heads
+from .audit import Audit, Finding, Head, _checkpoint, archived_head, expected_hash, fold_heads
 from .verify_marks import Mark, fold_marks, mark_entries
 
 PAGE = 5000  # events per read of the feed in a full verify
@@ -103,11 +103,8 @@ class Chains:
         ends = self.ends[log][0] if log in self.ends else 0
         where = f"{by} {head.checkpoint} recorded seq {head.seq} (hash {head.hash[:16]}...)"
         archived, last = self.archived.get(log, (0, ""))
-        if head.seq <= archived:  # in the archive file its marker names: its last hash is here
-            if head.seq == archived and head.hash != last:
-                problem = f"log {log} was archived through seq {head.seq} at another head than"
-                return Finding(log, head.seq, f"{problem} {where}")
-            return None
+        if head.seq <= archived:  # in the archive file its marker names
+            return archived_head(log, head, archived, last, where)
         if ends == 0:
             return Finding(log, head.seq, f"log {log} is gone but {where}")
         if ends < head.seq:
@@ -248,12 +245,14 @@ async def _since(
         audit = audit_heads.get(name)
         starts[name] = min(seq, audit.seq) if audit is not None and audit.seq > 0 else seq
     chains = Chains(starts, wanted)
-    still = [n for n in mark.heads if n not in new and n != VERIFIED_LOG]
-    asked = [(n, s) for n in still for s in {mark.heads[n][0], starts[n]} | wanted.get(n, set())]
-    held = await store.hashes(asked)
+    still = {  # each log that did not change, and the seqs whose hashes it is held to
+        n: {mark.heads[n][0], starts[n]} | wanted.get(n, set())
+        for n in mark.heads
+        if n not in new and n != VERIFIED_LOG
+    }
+    held = await store.hashes([(n, seq) for n, seqs in still.items() for seq in seqs])
     moved = []  # an event it was held to is gone (cut short, archived): loaded instead
-    for name in still:
-        seqs = {mark.heads[name][0], starts[name]} | wanted.get(name, set())
+    for name, seqs in still.items():
         if any((name, seq) not in held for seq in seqs):
             moved.append(name)
             continue

@@ -42,13 +42,17 @@ class Rebuilt:
     differences: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
 
 
-async def current(store: Store, prefix: str = "") -> dict[str, int]:
-    """The counters whose names start with `prefix`, rebuilt first if they do not cover
-    the store's log."""
+async def current(store: Store, prefix: str | tuple[str, ...] = "") -> dict[str, int]:
+    """The counters whose names start with `prefix` (or with any of several), rebuilt
+    first if they do not cover the store's log."""
+    prefixes = (prefix,) if isinstance(prefix, str) else prefix
     if (await store.tallies("meta|")).get(META) == VERSION:
-        return await store.tallies(prefix)
+        found: dict[str, int] = {}
+        for each in prefixes:
+            found.update(await store.tallies(each))
+        return found
     counters = (await rebuild(store)).counters
-    return {k: v for k, v in counters.items() if k.startswith(prefix)}
+    return {k: v for k, v in counters.items() if k.startswith(prefixes)}
 
 
 async def rebuild(store: Store) -> Rebuilt:
